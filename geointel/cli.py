@@ -1,0 +1,147 @@
+"""The ``geointel`` command: verbs mirror the library's modules.
+
+Exit codes: 0 success, 1 a :class:`~geointel.errors.GeointelError` (message on stderr),
+2 a usage error. ``--json`` prints a machine-readable summary on stdout; logs and
+progress go to stderr.
+
+Each verb is a pair of functions: ``_add_<verb>(subparsers)`` declares its arguments and
+sets ``func`` to ``_run_<verb>(args, settings) -> dict``, the summary to print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from geointel._progress import Progress
+from geointel.errors import GeointelError
+from geointel.settings import Settings, load_settings
+
+log = logging.getLogger("geointel")
+Summary = dict[str, Any]
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Progress]:
+    """A rich progress bar on stderr, yielded as a ``progress(done, total, message)`` callback."""
+    from rich.console import Console
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
+
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[msg]}"),
+               TimeElapsedColumn())
+    with RichProgress(*columns, console=console, transient=True,
+                      disable=not console.is_terminal) as bar:
+        task = bar.add_task(description, total=None, msg="")
+
+        def update(done: int, total: int, message: str) -> None:
+            bar.update(task, completed=done, total=total or None, msg=message)
+
+        yield update
+
+
+def _print_summary(summary: Summary) -> None:
+    """Human-readable summary: one ``key: value`` line per item, nested dicts indented."""
+
+    def emit(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            print(f"{prefix}:" if prefix else "", end="\n" if prefix else "")
+            for k, v in value.items():
+                emit(f"{'  ' if prefix else ''}{k}", v)
+        else:
+            print(f"{prefix}: {value}")
+
+    emit("", summary)
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS keeps a value given before the verb from being reset by the verb's parser.
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print a JSON summary on stdout")
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                        help="settings file (default: geointel.toml)")
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="more log output")
+    return common
+
+
+def verb_parser(
+    sub: argparse._SubParsersAction, name: str, *, help: str
+) -> argparse.ArgumentParser:
+    """Add a (sub-)verb that accepts the common options (``--json`` ...) after its name."""
+    return sub.add_parser(name, help=help, description=help, parents=[_common_options()])
+
+
+# --- key -------------------------------------------------------------------------------
+
+def _add_key(sub: argparse._SubParsersAction) -> None:
+    p = verb_parser(sub, "key", help="manage the pseudonymisation key")
+    verbs = p.add_subparsers(dest="key_verb", required=True)
+    new = verb_parser(verbs, "new", help="create a new random key file (never overwrites)")
+    new.add_argument("--file", type=Path, help="where to write it (default: settings key file)")
+    new.set_defaults(func=_run_key_new)
+
+
+def _run_key_new(args: argparse.Namespace, settings: Settings) -> Summary:
+    from geointel.privacy import key_fingerprint, load_key, write_key
+
+    path = write_key(args.file or settings.resolved_key_file())
+    return {"key_file": str(path), "fingerprint": key_fingerprint(load_key(path, env={}))}
+
+
+# --- registry --------------------------------------------------------------------------
+
+VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_key,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every verb registered."""
+    parser = argparse.ArgumentParser(
+        prog="geointel",
+        description="Drug-harm geospatial intelligence: open data, harm, access, siting, "
+                    "county lines, scoring and briefings.")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    parser.add_argument("--config", type=Path, help="settings file (default: geointel.toml)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for add in VERBS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 geointel error, 2 usage)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s",
+                        level=logging.WARNING - 10 * min(args.verbose, 2))
+    try:
+        settings = load_settings(args.config)
+        summary = args.func(args, settings)
+    except GeointelError as err:
+        print(f"error: {err}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"ok": False, "error": str(err)}))
+        return 1
+    if args.json:
+        print(json.dumps({"ok": True, **summary}, default=str, indent=2))
+    else:
+        _print_summary(summary)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
