@@ -283,7 +283,7 @@ def nearest_service(
     for kind in [*wanted, "any"]:
         cols = np.arange(len(ids)) if kind == "any" else np.flatnonzero(service_kinds == kind)
         if len(cols) == 0:
-            log.warning("no services of kind %r: its distances are infinite", kind)
+            log.info("no services of kind %r: its distances are infinite", kind)
             out[f"dist_{kind}"] = np.full(matrix.shape[0], np.inf)
             out[f"nearest_{kind}"] = pd.array([pd.NA] * matrix.shape[0], dtype="string")
             continue
@@ -511,16 +511,28 @@ TIME_WINDOWS: tuple[TimeWindow, ...] = (
 )
 
 
-def available_in(services: gpd.GeoDataFrame, window: TimeWindow) -> pd.Series:
+def available_in(services: pd.DataFrame, window: TimeWindow, *,
+                 unknown_hours: bool = False) -> pd.Series:
     """True for services open throughout ``window`` on every one of its days.
 
-    Uses :func:`geointel.io.services.open_during` on the services' ``opening_hours``.
+    Uses :func:`geointel.io.services.open_during` on the services' ``opening_hours``;
+    services with blank (unknown) hours count as ``unknown_hours``.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"opening_hours": ["Mo-Sa 09:00-18:00", "24/7"]})
+    >>> [available_in(s, w).tolist() for w in TIME_WINDOWS]
+    [[True, True], [False, True], [False, True]]
     """
     from geointel.io.services import open_during
 
+    if "opening_hours" not in services.columns:
+        raise ValidationError("services has no 'opening_hours' column; read them with "
+                              "read_services() or add OpenStreetMap-style hours")
     ok = pd.Series(True, index=services.index)
     for day in window.days:
-        ok &= open_during(services, day, window.start, window.end).astype(bool)
+        ok &= open_during(services, day, window.start, window.end,
+                          unknown=unknown_hours).astype(bool)
     return ok
 
 
@@ -534,13 +546,15 @@ def coverage_by_time(
     weights: Sequence[str] = ("population",),
     detour: float = DEFAULT_DETOUR,
     network: nx.Graph | None = None,
+    unknown_hours: bool = False,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Coverage shares when only the services open in each time window count.
 
     A service counts in a window if it is open for the whole window on every day of it
     (a pharmacy shut on Sunday does not cover "weekend"). An ``"always"`` row gives the
-    coverage counting every service regardless of hours.
+    coverage counting every service regardless of hours. Services with blank hours count
+    as open when ``unknown_hours`` is true.
 
     Returns
     -------
@@ -552,7 +566,7 @@ def coverage_by_time(
     for i, window in enumerate(steps):
         report(progress, i, len(steps), "always" if window is None else window.label)
         open_now = (pd.Series(True, index=services.index) if window is None
-                    else available_in(services, window))
+                    else available_in(services, window, unknown_hours=unknown_hours))
         table = lsoa_access(lsoas, services.loc[open_now], kinds=kinds, detour=detour,
                             network=network)
         cov = coverage(table, threshold_m=threshold_m, weights=weights)

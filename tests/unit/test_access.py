@@ -198,3 +198,46 @@ def test_coverage_refuses_unknown_weight_and_kind() -> None:
     assert np.isinf(table["dist_naloxone"]).all()  # asked for by default, none exist
     with pytest.raises(ValidationError, match="outreach"):
         access.coverage(table, threshold_m=100, kinds=["outreach"])
+
+
+def hours_services() -> gpd.GeoDataFrame:
+    """A pharmacy at A open office hours Mon-Sat, a hub at C open 24/7, one with no hours."""
+    s = services([("p1", "pharmacy", 0, 0), ("h1", "treatment_hub", 2000, 0),
+                  ("n1", "naloxone", 5000, 0)])
+    s["opening_hours"] = ["Mo-Sa 09:00-18:00", "24/7", ""]
+    return s
+
+
+@pytest.mark.parametrize("window, expected", [
+    (access.TIME_WINDOWS[0], [True, True, False]),   # weekday daytime
+    (access.TIME_WINDOWS[1], [False, True, False]),  # weekday evening 18:00-21:00
+    (access.TIME_WINDOWS[2], [False, True, False]),  # weekend: pharmacy shut on Sunday
+    (access.TimeWindow("saturday", (5,), 10 * 60, 12 * 60), [True, True, False]),
+])
+def test_available_in_time_windows(window: access.TimeWindow, expected: list[bool]) -> None:
+    assert access.available_in(hours_services(), window).tolist() == expected
+
+
+def test_available_in_unknown_hours_option_and_bad_window() -> None:
+    got = access.available_in(hours_services(), access.TIME_WINDOWS[2], unknown_hours=True)
+    assert got.tolist() == [False, True, True]
+    with pytest.raises(ValidationError, match="start < end"):
+        access.TimeWindow("bad", (0,), 600, 600)
+    with pytest.raises(ValidationError, match="opening_hours"):
+        access.available_in(services([("p1", "pharmacy", 0, 0)]), access.TIME_WINDOWS[0])
+
+
+def test_coverage_by_time_of_week_hand_checked() -> None:
+    # Within 1000 m straight (detour 1): counting every service A (p1), B (1000 m from p1
+    # and h1), C (h1) and D (n1); daytime n1 (unknown hours) is out: A, B, C; evenings and
+    # weekends only h1 is open: B, C. Populations 100, 200, 300, 400.
+    cov = access.coverage_by_time(lsoa_table(), hours_services(), threshold_m=1000,
+                                  detour=1.0, weights=["population"])
+    anyk = cov.loc[cov["kind"] == "any"].set_index("window")
+    assert anyk["share"].to_dict() == pytest.approx({
+        "always": 1.0, "weekday_daytime": 0.6, "weekday_evening": 0.5, "weekend": 0.5})
+    assert anyk["services_open"].to_dict() == {"always": 3, "weekday_daytime": 2,
+                                               "weekday_evening": 1, "weekend": 1}
+    pharmacy = cov.loc[cov["kind"] == "pharmacy"].set_index("window")["share"]
+    assert pharmacy.to_dict() == pytest.approx({
+        "always": 0.3, "weekday_daytime": 0.3, "weekday_evening": 0.0, "weekend": 0.0})
