@@ -97,10 +97,39 @@ def _run_key_new(args: argparse.Namespace, settings: Settings) -> Summary:
     return {"key_file": str(path), "fingerprint": key_fingerprint(load_key(path, env={}))}
 
 
+# --- sample ----------------------------------------------------------------------------
+
+def _add_sample(sub: argparse._SubParsersAction) -> None:
+    p = verb_parser(sub, "sample", help="the synthetic partner-data sample (the embedded default)")
+    verbs = p.add_subparsers(dest="sample_verb", required=True)
+    build = verb_parser(verbs, "build", help="build the SYNTHETIC sample deterministically "
+                        "from a seed on the real LSOAs of the area (needs `geointel data sync`)")
+    build.add_argument("--seed", type=int, help="random seed (default: settings seed)")
+    build.add_argument("--area", action="extend", nargs="+", metavar="CODE",
+                       help="local authority code(s), repeatable (default: settings areas)")
+    build.add_argument("--out", type=Path, help="output directory (default: data/samples)")
+    build.set_defaults(func=_run_sample_build)
+
+
+def _run_sample_build(args: argparse.Namespace, settings: Settings) -> Summary:
+    from geointel.area import build_area
+    from geointel.samples import build_sample
+
+    codes = tuple(args.area) if args.area else settings.areas
+    seed = settings.seed if args.seed is None else args.seed
+    with progress_bar("area") as progress:
+        area = build_area(codes, data_dir=settings.data_dir, progress=progress)
+    with progress_bar("sample") as progress:
+        result = build_sample(area.lsoas, seed=seed, out_dir=args.out or settings.samples_dir,
+                              progress=progress)
+    return {"areas": list(codes), **result.summary()}
+
+
 # --- registry --------------------------------------------------------------------------
 
 VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_key,
+    _add_sample,
 ]
 
 
