@@ -125,11 +125,63 @@ def _run_sample_build(args: argparse.Namespace, settings: Settings) -> Summary:
     return {"areas": list(codes), **result.summary()}
 
 
+# --- data ------------------------------------------------------------------------------
+
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    p = verb_parser(sub, "data", help="obtain the open data and inspect the Area")
+    verbs = p.add_subparsers(dest="data_verb", required=True)
+    sync = verb_parser(verbs, "sync", help="copy the open data for areas from a mirror, or "
+                                           "download it from the official sources")
+    sync.add_argument("--area", action="append", metavar="CODE",
+                      help="local authority code, repeatable (default: settings areas)")
+    sync.add_argument("--mirror", type=Path, metavar="DIR",
+                      help="directory laid out like ../shared/data (default: settings mirror, "
+                           "else ../shared/data if present, else download)")
+    sync.add_argument("--base-url", metavar="URL",
+                      help="download from an HTTP server laid out like the mirror instead")
+    sync.add_argument("--month", action="append", metavar="YYYY-MM",
+                      help="police.uk month, repeatable (default: every month of the mirror)")
+    sync.add_argument("--data-dir", type=Path, metavar="DIR",
+                      help="where to put the data (default: settings data_dir)")
+    sync.set_defaults(func=_run_data_sync)
+    area = verb_parser(verbs, "area", help="LSOA count and population per authority of the Area")
+    area.add_argument("--area", action="append", metavar="CODE",
+                      help="local authority code, repeatable (default: settings areas)")
+    area.add_argument("--data-dir", type=Path, metavar="DIR",
+                      help="synced data directory (default: settings data_dir)")
+    area.set_defaults(func=_run_data_area)
+
+
+def _run_data_sync(args: argparse.Namespace, settings: Settings) -> Summary:
+    from geointel.errors import ValidationError
+    from geointel.opendata import mirror_urls, sync
+
+    if args.mirror is not None and args.base_url:
+        raise ValidationError("give --mirror DIR or --base-url URL, not both")
+    mirror = args.mirror if args.mirror is not None or args.base_url else (
+        settings.resolved_mirror())
+    with progress_bar("syncing open data") as progress:
+        result = sync(args.area or settings.areas, data_dir=args.data_dir or settings.data_dir,
+                      mirror=mirror, urls=mirror_urls(args.base_url) if args.base_url else None,
+                      months=args.month, progress=progress)
+    return result.summary()
+
+
+def _run_data_area(args: argparse.Namespace, settings: Settings) -> Summary:
+    from geointel.area import build_area
+
+    data_dir = args.data_dir or settings.data_dir
+    with progress_bar("building the Area") as progress:
+        area = build_area(args.area or settings.areas, data_dir=data_dir, progress=progress)
+    return {"data_dir": str(data_dir), **area.summary()}
+
+
 # --- registry --------------------------------------------------------------------------
 
 VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_key,
     _add_sample,
+    _add_data,
 ]
 
 
