@@ -1,23 +1,14 @@
 """Reader for data.police.uk street-level crime files (the standard 12-column CSV).
 
-Many months and forces are read together; every row ends up accepted, rejected (with
-file, line and reason) or — only when ``crime_types`` is given — counted as filtered.
+Many months and forces are read together; every row ends up accepted or rejected (with
+file, line and reason). Choosing crime types is an analysis step on the accepted rows,
+:func:`select_crime_types`, so the reader's accounting is the plain contract.
 
 Rows are rejected for: no location (police.uk "No Location" rows, blank Longitude and
 Latitude), coordinates that are not numbers or lie outside Great Britain, a Month not in
 ``YYYY-MM`` form, a blank Crime type, and a non-blank Crime ID already seen in an earlier
 row of the files read together (the later copy is rejected, naming the first file:line).
 A blank Crime ID is normal for anti-social behaviour and is accepted.
-
-How the ``crime_types`` filter is accounted for
------------------------------------------------
-Every row of every file is read and validated first, so ``rows_read`` always counts every
-data row and ``rejects`` holds every invalid row whatever its type. Valid rows of other
-types are then dropped from ``data`` and counted in ``rows_filtered`` of the returned
-:class:`PoliceReadResult`, so that ``rows_read == rows_accepted + rows_rejected +
-rows_filtered`` (with ``rows_filtered == 0`` when no filter is asked for, this is the
-plain reader contract). :func:`filter_crime_types` and :func:`drug_offences` apply the same
-scheme to a result already read.
 
 Examples
 --------
@@ -40,14 +31,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
 from geointel._progress import Progress, report
-from geointel.errors import DataFileError, GeointelError, ValidationError
+from geointel.errors import DataFileError, ValidationError
 from geointel.io._geo import WGS84, lonlat_problems, points_bng
 from geointel.io._table import FILE, LINE, ReadResult, RejectLog, read_csv_rows
 
@@ -86,53 +76,6 @@ DRUGS = "Drugs"
 
 _MONTH = r"\d{4}-(?:0[1-9]|1[0-2])"
 NO_LOCATION = "no location: Longitude and Latitude are blank (a police.uk 'No Location' row)"
-
-
-@dataclass(frozen=True)
-class PoliceReadResult(ReadResult):
-    """A :class:`ReadResult` that may also have filtered rows out by crime type.
-
-    Attributes
-    ----------
-    rows_filtered
-        Valid rows left out because their crime type was not asked for.
-    crime_types
-        The crime types kept, or ``None`` for all.
-
-    Notes
-    -----
-    ``rows_read == rows_accepted + rows_rejected + rows_filtered``. Read all files of one
-    analysis in one call: :func:`~geointel.io._table.concat_results` knows nothing of
-    filtered rows and refuses filtered results.
-
-    Examples
-    --------
-    >>> from geointel.io._table import empty_rejects
-    >>> r = PoliceReadResult(pd.DataFrame({"a": [1]}), empty_rejects(), 3, rows_filtered=2,
-    ...                      crime_types=("Drugs",))
-    >>> r.summary()["rows_filtered"], r.summary()["crime_types"]
-    (2, ['Drugs'])
-    """
-
-    rows_filtered: int = 0
-    crime_types: tuple[str, ...] | None = field(default=None)
-
-    def __post_init__(self) -> None:
-        accounted = len(self.data) + len(self.rejects) + self.rows_filtered
-        if self.rows_read != accounted:
-            raise GeointelError(
-                f"internal accounting error reading {', '.join(self.sources)}: "
-                f"{self.rows_read} rows read but {len(self.data)} accepted + "
-                f"{len(self.rejects)} rejected + {self.rows_filtered} filtered; "
-                "please report this as a bug"
-            )
-
-    def summary(self) -> dict[str, object]:
-        """The reader summary plus ``rows_filtered`` and the ``crime_types`` kept."""
-        out = super().summary()
-        out["rows_filtered"] = self.rows_filtered
-        out["crime_types"] = list(self.crime_types) if self.crime_types is not None else "all"
-        return out
 
 
 def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
@@ -218,9 +161,8 @@ def _tidy(frame: pd.DataFrame) -> gpd.GeoDataFrame:
 def read_police_uk(
     paths: str | Path | Iterable[str | Path],
     *,
-    crime_types: Collection[str] | None = None,
     progress: Progress | None = None,
-) -> PoliceReadResult:
+) -> ReadResult:
     """Read police.uk street-level crime CSVs (many months and forces at once).
 
     Parameters
@@ -228,16 +170,12 @@ def read_police_uk(
     paths
         A CSV file, a directory (every ``*-street.csv`` in it, sorted by name), or several
         of either. Crime IDs are checked for duplicates across all files read together.
-    crime_types
-        Keep only these police.uk crime types (e.g. ``["Drugs"]``); ``None`` keeps all.
-        Valid rows of other types are counted in ``rows_filtered``, not rejected (see the
-        module notes). Unknown type names raise :class:`~geointel.errors.ValidationError`.
     progress
         Called as ``progress(done, total, message)`` after each file.
 
     Returns
     -------
-    PoliceReadResult
+    ReadResult
         ``data`` is a GeoDataFrame in EPSG:27700 with columns ``crime_id, month
         ('YYYY-MM'), reported_by, falls_within, longitude, latitude, location, lsoa_code,
         lsoa_name, crime_type, last_outcome, context, easting, northing, geometry, _file,
@@ -258,11 +196,10 @@ def read_police_uk(
     ...     "LSOA name,Crime type,Last outcome category,Context\\n"
     ...     "a1,2019-01,Essex Police,Essex Police,0.71,51.54,On or near X,,,Drugs,,\\n"
     ...     "b2,2019-01,Essex Police,Essex Police,0.72,51.55,On or near Y,,,Burglary,,\\n")
-    >>> r = read_police_uk(p, crime_types=["Drugs"])
-    >>> r.rows_read, r.rows_accepted, r.rows_rejected, r.rows_filtered
-    (2, 1, 0, 1)
+    >>> r = read_police_uk(p)
+    >>> r.rows_read, r.rows_accepted, r.rows_rejected
+    (2, 2, 0)
     """
-    kept = _check_crime_types(crime_types) if crime_types is not None else None
     files = _expand(paths)
     total = len(files) + 1
     frames: list[pd.DataFrame] = []
@@ -282,52 +219,25 @@ def read_police_uk(
     accepted = _validate(combined, rejects)
     data = _tidy(accepted)
     report(progress, total, total, "validated")
-    result = PoliceReadResult(data=data, rejects=rejects.frame(), rows_read=rows_read,
+    result = ReadResult(data=data, rejects=rejects.frame(), rows_read=rows_read,
                               sources=tuple(str(p) for p in files))
     log.info("read %d police.uk rows from %d file(s): %d accepted, %d rejected",
              rows_read, len(files), result.rows_accepted, result.rows_rejected)
-    return filter_crime_types(result, kept) if kept is not None else result
+    return result
 
 
-def filter_crime_types(result: ReadResult, crime_types: Collection[str]) -> PoliceReadResult:
-    """Keep only the accepted rows of ``crime_types``, counting the others as filtered.
+def select_crime_types(offences: pd.DataFrame, crime_types: Collection[str]) -> pd.DataFrame:
+    """The rows of ``offences`` whose ``crime_type`` is one of ``crime_types``.
 
-    ``rows_read`` and ``rejects`` are unchanged; the rows dropped are added to
-    ``rows_filtered``. Filtering an already filtered result narrows it further.
-
-    Examples
-    --------
-    >>> from geointel.io._table import empty_rejects
-    >>> r = PoliceReadResult(pd.DataFrame({"crime_type": ["Drugs", "Burglary"]}),
-    ...                      empty_rejects(), 2)
-    >>> f = filter_crime_types(r, ["Drugs"])
-    >>> f.rows_accepted, f.rows_filtered, f.summary()["crime_types"]
-    (1, 1, ['Drugs'])
-    """
-    kept = _check_crime_types(crime_types)
-    before: tuple[str, ...] | None = getattr(result, "crime_types", None)
-    if before is not None:
-        kept = tuple(t for t in kept if t in before)
-    keep = result.data["crime_type"].isin(kept).to_numpy()
-    return PoliceReadResult(
-        data=result.data.loc[keep].reset_index(drop=True),
-        rejects=result.rejects,
-        rows_read=result.rows_read,
-        sources=result.sources,
-        rows_filtered=getattr(result, "rows_filtered", 0) + int((~keep).sum()),
-        crime_types=kept,
-    )
-
-
-def drug_offences(result: ReadResult) -> PoliceReadResult:
-    """The police.uk ``Drugs`` offences of ``result`` (others counted as filtered).
+    Names are matched case-insensitively against the police.uk categories; an unknown
+    name is a :class:`~geointel.errors.ValidationError` (so a typo cannot silently count
+    nothing). ``offences`` is not modified.
 
     Examples
     --------
-    >>> from geointel.io._table import empty_rejects
-    >>> r = PoliceReadResult(pd.DataFrame({"crime_type": ["Drugs", "Robbery", "Drugs"]}),
-    ...                      empty_rejects(), 3)
-    >>> drug_offences(r).rows_accepted
+    >>> frame = pd.DataFrame({"crime_type": ["Drugs", "Burglary", "Drugs"]})
+    >>> len(select_crime_types(frame, [" drugs "]))
     2
     """
-    return filter_crime_types(result, [DRUGS])
+    kept = _check_crime_types(crime_types)
+    return offences.loc[offences["crime_type"].isin(kept)].reset_index(drop=True)

@@ -11,15 +11,9 @@ import pandas as pd
 import pytest
 from pyproj import Transformer
 
-from geointel.errors import DataFileError, GeointelError, ValidationError
-from geointel.io._table import concat_results
-from geointel.io.police_uk import (
-    NO_LOCATION,
-    PoliceReadResult,
-    drug_offences,
-    filter_crime_types,
-    read_police_uk,
-)
+from geointel.errors import DataFileError, ValidationError
+from geointel.io._table import ReadResult, concat_results
+from geointel.io.police_uk import NO_LOCATION, read_police_uk, select_crime_types
 
 HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
           "LSOA name,Crime type,Last outcome category,Context\n")
@@ -80,7 +74,7 @@ def police_dir(mirror: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def everything(police_dir: Path) -> PoliceReadResult:
+def everything(police_dir: Path) -> ReadResult:
     return read_police_uk(police_dir)
 
 
@@ -133,21 +127,11 @@ def test_mirror_no_location_rejects_name_file_and_line(police_dir, everything):
 
 
 @pytest.mark.mirror
-def test_mirror_drug_filter_accounts_for_every_row(police_dir, everything):
-    drugs = drug_offences(everything)
-    assert set(drugs.data["crime_type"]) == {"Drugs"}
-    n_drugs = int(everything.data["crime_type"].eq("Drugs").sum())
-    assert drugs.rows_accepted == n_drugs == 3570
-    assert drugs.rows_filtered == everything.rows_accepted - n_drugs
-    assert drugs.rows_read == everything.rows_read
-    assert drugs.rows_read == drugs.rows_accepted + drugs.rows_rejected + drugs.rows_filtered
-    assert drugs.rejects.equals(everything.rejects)
-    # the reader's own filter gives the same answer for one file
-    one = police_dir / "2019-01-essex-street.csv"
-    direct = read_police_uk(one, crime_types=["Drugs"])
-    after = drug_offences(read_police_uk(one))
-    assert direct.summary() == after.summary()
-    assert direct.data["crime_id"].tolist() == after.data["crime_id"].tolist()
+def test_mirror_drug_offences(police_dir, everything):
+    expected = independent_counts(sorted(police_dir.glob("*-street.csv")))["types"]["Drugs"]
+    drugs = select_crime_types(everything.data, ["Drugs"])
+    assert set(drugs["crime_type"]) == {"Drugs"}
+    assert len(drugs) == expected == 3570
 
 
 # --- row rules ---------------------------------------------------------------------------
@@ -219,31 +203,17 @@ def test_paths_as_list_keep_order_and_read_a_file_once(tmp_path):
     assert result.data["crime_id"].tolist() == ["x", "y"]
 
 
-# --- the crime-type filter ---------------------------------------------------------------
+# --- choosing crime types -----------------------------------------------------------------
 
-def test_crime_types_filter_counts_filtered_rows(tmp_path):
+def test_select_crime_types_keeps_only_those_types(tmp_path):
     path = write(tmp_path, "2019-01-essex-street.csv",
                  HEADER + row("d1") + row("b1", crime_type="Burglary")
-                 + row("b2", crime_type="Burglary", lon="", lat="") + row("d2"))
-    result = read_police_uk(path, crime_types=[" drugs "])
-    assert result.data["crime_id"].tolist() == ["d1", "d2"]
-    assert (result.rows_read, result.rows_accepted, result.rows_rejected,
-            result.rows_filtered) == (4, 2, 1, 1)
-    summary = result.summary()
-    assert summary["rows_filtered"] == 1 and summary["crime_types"] == ["Drugs"]
-    assert read_police_uk(path).summary()["crime_types"] == "all"
-    # narrowing further only removes more
-    narrower = filter_crime_types(result, ["Drugs", "Burglary"])
-    assert narrower.crime_types == ("Drugs",) and narrower.rows_filtered == 1
-
-
-def test_filtered_results_refuse_to_be_concatenated_silently(tmp_path):
-    path = write(tmp_path, "x-street.csv", HEADER + row("d1") + row("b1", crime_type="Robbery"))
-    filtered = read_police_uk(path, crime_types=["Drugs"])
-    with pytest.raises(GeointelError, match="accounting"):
-        concat_results([filtered, filtered])
-    whole = read_police_uk(path)
-    assert concat_results([whole]).rows_read == 2
+                 + row("w1", crime_type="Possession of weapons") + row("d2"))
+    offences = read_police_uk(path).data
+    assert select_crime_types(offences, [" drugs "])["crime_id"].tolist() == ["d1", "d2"]
+    both = select_crime_types(offences, ["Drugs", "Possession of weapons"])
+    assert both["crime_id"].tolist() == ["d1", "w1", "d2"]
+    assert len(offences) == 4  # input untouched
 
 
 @pytest.mark.parametrize(("types", "match"), [
@@ -251,9 +221,14 @@ def test_filtered_results_refuse_to_be_concatenated_silently(tmp_path):
     ("Drugs", "not the string"),
 ])
 def test_bad_crime_types_argument(tmp_path, types, match):
-    path = write(tmp_path, "x-street.csv", HEADER + row())
+    offences = read_police_uk(write(tmp_path, "x-street.csv", HEADER + row())).data
     with pytest.raises(ValidationError, match=match):
-        read_police_uk(path, crime_types=types)
+        select_crime_types(offences, types)
+
+
+def test_results_of_several_reads_concatenate(tmp_path):
+    path = write(tmp_path, "x-street.csv", HEADER + row("d1") + row("b1", crime_type="Robbery"))
+    assert concat_results([read_police_uk(path)]).rows_read == 2
 
 
 def test_progress_is_reported_per_file(tmp_path):
