@@ -61,3 +61,90 @@ def points_bng(frame: pd.DataFrame, x: str, y: str, *, crs: str) -> gpd.GeoDataF
     geo["easting"] = np.round(geo.geometry.x.to_numpy(), 1)
     geo["northing"] = np.round(geo.geometry.y.to_numpy(), 1)
     return geo
+
+
+def text_column(frame: pd.DataFrame, name: str | None) -> pd.Series:
+    """Column ``name`` as stripped text, or blanks when ``name`` is None or absent."""
+    if name is None or name not in frame.columns:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame[name].astype(str).str.strip()
+
+
+def locate_bng(
+    frame: pd.DataFrame,
+    *,
+    easting: str | None = "easting",
+    northing: str | None = "northing",
+    longitude: str | None = "longitude",
+    latitude: str | None = "latitude",
+) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+    """BNG coordinates from easting/northing, falling back to longitude/latitude, per row.
+
+    Parameters
+    ----------
+    frame
+        Text columns as :func:`~geointel.io._table.read_csv_rows` gives them.
+    easting, northing, longitude, latitude
+        Column names; a pair with a name that is ``None`` or not in ``frame`` is blank
+        (and left out of the reasons).
+
+    Returns
+    -------
+    x, y, problems
+        Easting and northing in metres (NaN where unusable) and, per row, ``""`` or the
+        reason neither pair is usable.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"easting": ["594125", "", ""], "northing": ["184768", "", ""],
+    ...                   "longitude": ["", "0.7972", "x"], "latitude": ["", "51.5284", "51"]})
+    >>> x, y, why = locate_bng(f)
+    >>> float(x[0]), float(round(x[1], -1)), why.tolist()[2]
+    (594125.0, 594130.0, 'easting/northing are blank; longitude/latitude are not numbers')
+    """
+    e, n = text_column(frame, easting), text_column(frame, northing)
+    lon, lat = text_column(frame, longitude), text_column(frame, latitude)
+    en_problem = bng_problems(e, n)
+    ll_problem = lonlat_problems(lon, lat)
+    use_en = (en_problem == "").to_numpy()
+    use_ll = ~use_en & (ll_problem == "").to_numpy()
+    x = np.full(len(frame), np.nan)
+    y = np.full(len(frame), np.nan)
+    x[use_en] = pd.to_numeric(e[use_en]).to_numpy(dtype=float)
+    y[use_en] = pd.to_numeric(n[use_en]).to_numpy(dtype=float)
+    if use_ll.any():
+        from pyproj import Transformer
+
+        to_bng = Transformer.from_crs("EPSG:4326", BNG, always_xy=True)
+        x[use_ll], y[use_ll] = to_bng.transform(
+            pd.to_numeric(lon[use_ll]).to_numpy(dtype=float),
+            pd.to_numeric(lat[use_ll]).to_numpy(dtype=float))
+    parts = [problem for problem, names in ((en_problem, (easting, northing)),
+                                            (ll_problem, (longitude, latitude)))
+             if all(name is not None and name in frame.columns for name in names)]
+    if not parts:
+        parts = [pd.Series("there are no coordinate columns", index=frame.index, dtype=object)]
+    problems = parts[0] if len(parts) == 1 else parts[0] + "; " + parts[1]
+    return x, y, problems.where(~(use_en | use_ll), "")
+
+
+def with_points(frame: pd.DataFrame, x: np.ndarray, y: np.ndarray) -> gpd.GeoDataFrame:
+    """``frame`` as a GeoDataFrame in EPSG:27700 with points at ``x``/``y`` (None where NaN).
+
+    Also sets ``easting``/``northing`` (metres, one decimal; NaN where there is no point).
+
+    Examples
+    --------
+    >>> g = with_points(pd.DataFrame({"a": [1, 2]}), np.array([1.0, np.nan]),
+    ...                 np.array([2.0, np.nan]))
+    >>> g.geometry.isna().tolist(), g.crs.to_epsg()
+    ([False, True], 27700)
+    """
+    have = ~(np.isnan(x) | np.isnan(y))
+    points = np.full(len(frame), None, dtype=object)
+    points[have] = gpd.points_from_xy(x[have], y[have])
+    geo = gpd.GeoDataFrame(frame.copy(), geometry=gpd.GeoSeries(points, index=frame.index,
+                                                                crs=BNG), crs=BNG)
+    geo["easting"] = np.round(x, 1)
+    geo["northing"] = np.round(y, 1)
+    return geo

@@ -42,9 +42,8 @@ import geopandas as gpd
 import pandas as pd
 
 from geointel.errors import DataFileError
-from geointel.io._geo import BNG
+from geointel.io._geo import BNG, locate_bng, with_points
 from geointel.io._table import FILE, LINE, ReadResult, read_csv_rows
-from geointel.io.naptan import locate_bng, with_points
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from geointel.io._geo import BNG
+from geointel.io._geo import BNG, locate_bng, with_points
 from geointel.io._table import FILE, LINE, ReadResult, read_csv_rows
-from geointel.io.naptan import locate_bng, with_points
 
 KIND = "rail stations CSV (stationName, lat, long, crsCode)"
 COLUMNS = ["name", "crs_code", "country", "easting", "northing", "geometry", FILE, LINE]
