@@ -176,12 +176,113 @@ def _run_data_area(args: argparse.Namespace, settings: Settings) -> Summary:
     return {"data_dir": str(data_dir), **area.summary()}
 
 
+# --- score / track ---------------------------------------------------------------------
+
+def _add_score(sub: argparse._SubParsersAction) -> None:
+    p = verb_parser(sub, "score", help="score and rank county lines with a MoRiLE-style scheme")
+    p.add_argument("--lines", type=Path, required=True,
+                   help="lines evidence CSV (line_id + evidence / score_<item> columns)")
+    p.add_argument("--intel", type=Path, help="intelligence register CSV (subject = line id)")
+    p.add_argument("--scheme", type=Path, required=True, help="scoring scheme YAML")
+    p.add_argument("--overrides", type=Path, help="override audit trail CSV")
+    p.add_argument("--out", type=Path, help="write the ranked table here (CSV)")
+    p.add_argument("--draws", type=int, help="Monte Carlo draws (default: the scheme's)")
+    p.set_defaults(func=_run_score)
+
+
+def _run_score(args: argparse.Namespace, settings: Settings) -> Summary:
+    from geointel.scoring import load_scheme, rank_lines, read_intel, read_lines, read_overrides
+
+    scheme = load_scheme(args.scheme)
+    lines = read_lines(args.lines)
+    intel = read_intel(args.intel) if args.intel else None
+    overrides = read_overrides(args.overrides, scheme=scheme) if args.overrides else None
+    with progress_bar("scoring") as progress:
+        ranked = rank_lines(lines.data.drop(columns=["_file", "_line"]), scheme,
+                            seed=settings.seed,
+                            intel=intel.data if intel is not None else None,
+                            overrides=overrides, draws=args.draws, progress=progress)
+    summary: Summary = {"lines": lines.summary()}
+    if intel is not None:
+        summary["intel"] = intel.summary()
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        ranked.table.to_csv(args.out, index=False)
+        summary["out"] = str(args.out)
+        if len(ranked.audit):
+            audit_path = args.out.with_name(args.out.stem + "_overrides.csv")
+            ranked.audit.to_csv(audit_path, index=False)
+            summary["overrides_applied"] = str(audit_path)
+    summary["marking"] = settings.marking_police
+    return {**summary, **ranked.summary()}
+
+
+def _add_track(sub: argparse._SubParsersAction) -> None:
+    p = verb_parser(sub, "track", help="Fortress-style tracker: demand and risk before/after "
+                                       "an action, displacement and national counts")
+    p.add_argument("--line", action="append", required=True,
+                   help="line id (repeat for an area: the lines' counts are summed)")
+    p.add_argument("--action-date", required=True, help="date of the action, YYYY-MM-DD")
+    p.add_argument("--activity", type=Path, required=True,
+                   help="weekly activity CSV (line_id, week, deal_messages, ...)")
+    p.add_argument("--weeks", type=int, default=8, help="weeks before and after (default 8)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    p.add_argument("--lines", type=Path, help="lines evidence CSV, for risk before/after")
+    p.add_argument("--scheme", type=Path, help="scoring scheme YAML, for risk before/after")
+    p.add_argument("--customers", type=Path,
+                   help="line customers CSV (line_id, customer, week), for displacement")
+    p.add_argument("--disruptions", type=Path, help="disruption log CSV, for national counts")
+    p.set_defaults(func=_run_track)
+
+
+def _run_track(args: argparse.Namespace, settings: Settings) -> Summary:
+    from geointel.errors import ValidationError
+    from geointel.scoring import (
+        displacement,
+        load_scheme,
+        national_counts,
+        read_activity,
+        read_disruption_log,
+        read_line_customers,
+        read_lines,
+        track,
+    )
+
+    if (args.lines is None) != (args.scheme is None):
+        raise ValidationError("track: --lines and --scheme go together (risk before/after "
+                              "needs both); give both or neither")
+    activity = read_activity(args.activity)
+    lines = read_lines(args.lines).data if args.lines else None
+    scheme = load_scheme(args.scheme) if args.scheme else None
+    result = track(activity.data, line_id=args.line, action_date=args.action_date,
+                   weeks=args.weeks, alpha=args.alpha, lines=lines, scheme=scheme)
+    summary: Summary = {"activity": activity.summary(), **result.summary()}
+    if args.customers:
+        from geointel.privacy import load_key
+
+        customers = read_line_customers(args.customers,
+                                        key=load_key(settings.resolved_key_file()))
+        moved = displacement(customers.data, line_id=args.line[0],
+                             action_date=args.action_date, weeks=args.weeks)
+        summary["displacement"] = [
+            {**rec, "first_seen": str(rec["first_seen"].date()),
+             "share_of_old_customers": round(rec["share_of_old_customers"], 3)}
+            for rec in moved.to_dict("records")]
+    if args.disruptions:
+        log_ = read_disruption_log(args.disruptions)
+        summary["disruption_log"] = log_.summary()
+        summary["national_counts"] = national_counts(log_.data)
+    return summary
+
+
 # --- registry --------------------------------------------------------------------------
 
 VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_key,
     _add_sample,
     _add_data,
+    _add_score,
+    _add_track,
 ]
 
 

@@ -1,0 +1,1857 @@
+"""MoRiLE-style scoring, ranking and tracking of county lines.
+
+The scheme is a versioned YAML file (``models/morile_style_illustrative.yaml`` by default)
+holding every number: the 0-4 scale, harm-dimension weights and the bounds they may vary
+within, scope and vulnerability multipliers, likelihood values, the combination rule,
+organisational-position factor, priority bands, confidence grades and the rules that
+suggest scores from evidence. Real MoRiLE matrices are not published, so the default is
+labelled "MoRiLE-style, illustrative"; a force replaces the file with its own.
+
+Arithmetic, for line ``i``::
+
+    harm      = sum_d(w_d * s_d) / sum_d(w_d)                 (d = the five harm dimensions)
+    harm_adj  = harm * scope_multiplier * vulnerability_multiplier
+    risk_raw  = harm_adj * likelihood    (combination "product")  or  harm_adj + likelihood ("sum")
+    risk      = 100 * risk_raw / (largest risk_raw the scheme allows)
+    factor    = lo + (hi - lo) * (weighted mean of capacity, capability, opportunity - min) / span
+    priority  = risk * factor       -> band from the scheme's thresholds
+
+Inputs are plain DataFrames so everything can be checked by hand:
+
+- **lines** - one row per line: ``line_id`` plus evidence columns (any may be missing or
+  blank): network ``customers`` (active customers per week), ``messages`` (deal messages per
+  week), ``runners``, ``reach_km``; intelligence ``weapons``, ``violence``,
+  ``cuckooed_addresses``, ``exploited_children``, ``vulnerable_adults`` (report counts),
+  ``intel_reports``, ``intel_corroborated``; analyst scores ``score_<item>`` for any item
+  (``physical`` ... ``likelihood``, ``capacity``, ``capability``, ``opportunity``).
+- **intel** - one row per intelligence report: ``subject`` (a line id, or a key mapped to one
+  with ``line_of``), the intelligence columns above (counts or yes/no), optional ``grading``
+  (3x5x2, e.g. ``"1A"``, ``"2-B-P"``) and ``date``.
+- **overrides** - ``line_id, item, value, by, at, reason``: the analyst's audit trail.
+- **activity** - one row per line and week: ``line_id``, ``week`` (any date in the week),
+  and measures ``deal_messages``, ``active_customers``, ``drug_offences`` (any present).
+- **disruption log** - ``line_id, date, action, outcome, grading (major|moderate|minor),
+  closure_type (1|2|blank)``.
+- **line customers** - ``line_id, customer, week``: who each line served, for displacement.
+
+Examples
+--------
+>>> scheme = load_scheme(DEFAULT_SCHEME)
+>>> lines = pd.DataFrame({"line_id": ["A", "B"], "weapons": [3, 0], "messages": [400, 10]})
+>>> ranked = rank_lines(lines, scheme, seed=1, draws=50).table
+>>> ranked[["line_id", "rank", "rank_low", "rank_high"]].values.tolist()
+[['A', 1, 1, 1], ['B', 2, 2, 2]]
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeGuard
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from geointel._progress import Progress, report
+from geointel.errors import DataFileError, ValidationError
+from geointel.io._table import ReadResult, RejectLog, finish, read_csv_rows
+from geointel.settings import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+#: The default scheme shipped with the project.
+DEFAULT_SCHEME = PROJECT_ROOT / "models" / "morile_style_illustrative.yaml"
+SCHEME_FORMAT = "geointel-scoring-scheme/1"
+HARM_DIMENSIONS = ("physical", "psychological", "financial", "community", "exploitation")
+RISK_ITEMS = (*HARM_DIMENSIONS, "scope", "vulnerability", "likelihood")
+POSITION_COMPONENTS = ("capacity", "capability", "opportunity")
+ITEMS = (*RISK_ITEMS, *POSITION_COMPONENTS)
+NETWORK_EVIDENCE = ("customers", "messages", "runners", "reach_km")
+INTEL_EVIDENCE = ("weapons", "violence", "cuckooed_addresses", "exploited_children",
+                  "vulnerable_adults")
+INTEL_COUNTS = ("intel_reports", "intel_corroborated")
+MEASURES = ("deal_messages", "active_customers", "drug_offences")
+GRADINGS = ("major", "moderate", "minor")
+OVERRIDE_COLUMNS = ["line_id", "item", "value", "by", "at", "reason"]
+DISRUPTION_COLUMNS = ["line_id", "date", "action", "outcome", "grading", "closure_type"]
+BASES = ("default", "evidence", "analyst", "override")
+_GRADING = re.compile(r"([1-3])\s*[-x/ ]?\s*([A-E])", re.IGNORECASE)
+_TRUE = {"true", "yes", "y"}
+_FALSE = {"false", "no", "n"}
+
+
+# --- the scheme ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Weighted:
+    """A weighted component (harm dimension or position component) and its weight bounds."""
+
+    key: str
+    label: str
+    weight: float
+    bounds: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of an ordinal item: its label and value (multiplier or likelihood value)."""
+
+    level: int
+    label: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Suggest a score from one evidence column: lowest level + thresholds reached."""
+
+    evidence: str
+    thresholds: tuple[float, ...]
+
+    def score(self, value: float, lowest: int) -> int:
+        """The suggested level for an evidence value.
+
+        >>> Rule("weapons", (1, 2, 4, 8)).score(3, 0)
+        2
+        """
+        return lowest + sum(1 for t in self.thresholds if value >= t)
+
+
+@dataclass(frozen=True)
+class Band:
+    """A priority band and the lowest priority score it takes."""
+
+    band: str
+    min_priority: float
+
+
+@dataclass(frozen=True)
+class Grade:
+    """A confidence grade and the evidence it needs."""
+
+    grade: str
+    min_coverage: float
+    min_sources: int
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A validated, immutable scoring scheme; build it with :func:`load_scheme`.
+
+    Every mapping is held as a tuple so the scheme is hashable and picklable.
+
+    Examples
+    --------
+    >>> s = load_scheme(DEFAULT_SCHEME)
+    >>> s.label, s.levels("scope"), s.levels("physical")
+    ('MoRiLE-style, illustrative', (1, 2, 3, 4), (0, 1, 2, 3, 4))
+    """
+
+    name: str
+    version: str
+    label: str
+    notes: str
+    scale: tuple[Level, ...]
+    harm: tuple[Weighted, ...]
+    scope: tuple[Level, ...]
+    vulnerability: tuple[Level, ...]
+    likelihood: tuple[Level, ...]
+    combination: str
+    position: tuple[Weighted, ...]
+    factor_range: tuple[float, float]
+    bands: tuple[Band, ...]
+    network_evidence: tuple[str, ...]
+    corroborating_sources: tuple[str, ...]
+    corroborating_assessments: tuple[str, ...]
+    grades: tuple[Grade, ...]
+    defaults: tuple[tuple[str, int], ...]
+    suggestions: tuple[tuple[str, tuple[Rule, ...]], ...]
+    draws: int
+    interval: float
+    source: str = ""
+
+    def _table(self, item: str) -> tuple[Level, ...]:
+        if item in ("scope", "vulnerability", "likelihood"):
+            return tuple(getattr(self, item))
+        if item in ITEMS:
+            return self.scale
+        raise ValidationError(f"unknown scoring item {item!r}; known items: {', '.join(ITEMS)}")
+
+    def levels(self, item: str) -> tuple[int, ...]:
+        """The integer levels ``item`` may take."""
+        return tuple(lv.level for lv in self._table(item))
+
+    def value(self, item: str, level: int) -> float:
+        """The multiplier / value of a level of scope, vulnerability or likelihood."""
+        return next(lv.value for lv in self._table(item) if lv.level == level)
+
+    def label_of(self, item: str, level: int) -> str:
+        """The label of a level, e.g. ``label_of("scope", 4)``."""
+        return next(lv.label for lv in self._table(item) if lv.level == level)
+
+    def default(self, item: str) -> int:
+        """The score an item takes with neither evidence nor an analyst score."""
+        return dict(self.defaults)[item]
+
+    def rules(self, item: str) -> tuple[Rule, ...]:
+        """The evidence rules suggesting a score for ``item`` (possibly none)."""
+        return dict(self.suggestions).get(item, ())
+
+    @property
+    def risk_max(self) -> float:
+        """The largest raw risk the scheme allows (the 100 of the normalised risk)."""
+        harm = max(lv.level for lv in self.scale)
+        adj = harm * max(lv.value for lv in self.scope) * max(
+            lv.value for lv in self.vulnerability)
+        lik = max(lv.value for lv in self.likelihood)
+        return adj * lik if self.combination == "product" else adj + lik
+
+
+class _Problems:
+    """Collects every problem in a scheme so the user can fix them all at once."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.items: list[str] = []
+
+    def add(self, path: str, problem: str, fix: str) -> None:
+        self.items.append(f"{path}: {problem}. Fix: {fix}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ValidationError(
+                f"scoring scheme {self.source} is not valid ({len(self.items)} problem"
+                f"{'s' if len(self.items) > 1 else ''}):\n  - " + "\n  - ".join(self.items))
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _text(p: _Problems, data: Mapping[str, Any], key: str, path: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str | int | float) or isinstance(value, bool) or not str(value):
+        p.add(f"{path}{key}", f"is missing or not text (got {value!r})",
+              f"give {key} as a quoted string")
+        return ""
+    return str(value)
+
+
+def _mapping(p: _Problems, data: Mapping[str, Any], key: str, path: str) -> Mapping[Any, Any]:
+    value = data.get(key)
+    if not isinstance(value, Mapping) or not value:
+        p.add(f"{path}{key}", f"is missing or not a mapping (got {type(value).__name__})",
+              f"give {key} as a YAML mapping, as in the default scheme")
+        return {}
+    return value
+
+
+def _levels(p: _Problems, data: Mapping[str, Any], key: str, value_key: str | None
+            ) -> tuple[Level, ...]:
+    table = _mapping(p, data, key, "")
+    out: list[Level] = []
+    for level, spec in table.items():
+        where = f"{key}.{level}"
+        if not isinstance(level, int) or isinstance(level, bool) or level < 0:
+            p.add(where, "level is not a non-negative integer",
+                  "use integer levels 0, 1, 2, ... as keys")
+            continue
+        if value_key is None:
+            if not isinstance(spec, str) or not spec:
+                p.add(where, f"label is not text (got {spec!r})", "give each level a label")
+                continue
+            out.append(Level(level, spec, float(level)))
+            continue
+        if not isinstance(spec, Mapping):
+            p.add(where, "is not a mapping", f"write {{label: ..., {value_key}: ...}}")
+            continue
+        label, value = spec.get("label"), spec.get(value_key)
+        if not isinstance(label, str) or not label:
+            p.add(f"{where}.label", "is missing", "give each level a label")
+        if not _is_number(value) or value <= 0:
+            p.add(f"{where}.{value_key}", f"is not a positive number (got {value!r})",
+                  f"give {value_key} as a number above 0")
+            continue
+        out.append(Level(level, str(label), float(value)))
+    out.sort(key=lambda lv: lv.level)
+    numbers = [lv.level for lv in out]
+    if numbers and numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+        p.add(key, f"levels {numbers} are not consecutive integers",
+              "number the levels consecutively, e.g. 0, 1, 2, 3, 4")
+    if table and len(out) < 2:
+        p.add(key, "has fewer than two levels", "give at least two levels")
+    if any(b.value < a.value for a, b in itertools.pairwise(out)):
+        p.add(key, f"{value_key} values decrease as the level rises",
+              f"make {value_key} non-decreasing with the level")
+    return tuple(out)
+
+
+def _weighted(p: _Problems, table: Mapping[str, Any], path: str, keys: Sequence[str]
+              ) -> tuple[Weighted, ...]:
+    missing = [k for k in keys if k not in table]
+    unknown = [str(k) for k in table if k not in keys]
+    if table and missing:
+        p.add(path, f"has no {', '.join(missing)}", f"give all of: {', '.join(keys)}")
+    if unknown:
+        p.add(path, f"has unknown key(s) {', '.join(unknown)}",
+              f"use exactly: {', '.join(keys)}")
+    out: list[Weighted] = []
+    for key in keys:
+        spec = table.get(key)
+        if spec is None:
+            continue
+        where = f"{path}.{key}"
+        if not isinstance(spec, Mapping):
+            p.add(where, "is not a mapping", "write {label: ..., weight: ..., bounds: [lo, hi]}")
+            continue
+        weight, bounds = spec.get("weight"), spec.get("bounds")
+        if not _is_number(weight) or weight <= 0:
+            p.add(f"{where}.weight", f"is not a positive number (got {weight!r})",
+                  "give a weight above 0")
+            continue
+        if (not isinstance(bounds, Sequence) or isinstance(bounds, str) or len(bounds) != 2
+                or not all(_is_number(b) for b in bounds)):
+            p.add(f"{where}.bounds", f"is not a pair of numbers (got {bounds!r})",
+                  "write bounds: [lowest, highest] weight")
+            continue
+        lo, hi = float(bounds[0]), float(bounds[1])
+        if not 0 < lo <= weight <= hi:
+            p.add(f"{where}.bounds", f"[{lo}, {hi}] do not satisfy 0 < low <= weight "
+                  f"({weight}) <= high", "widen the bounds to contain the weight")
+            continue
+        out.append(Weighted(key, str(spec.get("label") or key), float(weight), (lo, hi)))
+    return tuple(out)
+
+
+def _rules(p: _Problems, table: Any, levels: Mapping[str, tuple[int, ...]]
+           ) -> tuple[tuple[str, tuple[Rule, ...]], ...]:
+    if table is None:
+        return ()
+    if not isinstance(table, Mapping):
+        p.add("suggestions", "is not a mapping", "map each item to a list of rules")
+        return ()
+    out: list[tuple[str, tuple[Rule, ...]]] = []
+    for item, rules in table.items():
+        where = f"suggestions.{item}"
+        if item not in ITEMS:
+            p.add(where, "is not a scoring item", f"use one of: {', '.join(ITEMS)}")
+            continue
+        if not isinstance(rules, list) or not rules:
+            p.add(where, "is not a non-empty list", "write - {evidence: ..., thresholds: [...]}")
+            continue
+        parsed: list[Rule] = []
+        for n, rule in enumerate(rules):
+            at = f"{where}[{n}]"
+            if not isinstance(rule, Mapping):
+                p.add(at, "is not a mapping", "write {evidence: column, thresholds: [...]}")
+                continue
+            evidence, thresholds = rule.get("evidence"), rule.get("thresholds")
+            if not isinstance(evidence, str) or not evidence.isidentifier():
+                p.add(f"{at}.evidence", f"is not a column name (got {evidence!r})",
+                      "name the evidence column, e.g. weapons")
+                continue
+            if (not isinstance(thresholds, list) or not thresholds
+                    or not all(_is_number(t) for t in thresholds)):
+                p.add(f"{at}.thresholds", f"is not a list of numbers (got {thresholds!r})",
+                      "give thresholds as a list of numbers, e.g. [1, 2, 4, 8]")
+                continue
+            if any(b < a for a, b in itertools.pairwise(thresholds)):
+                p.add(f"{at}.thresholds", f"{thresholds} decrease",
+                      "list thresholds in non-decreasing order")
+                continue
+            span = len(levels.get(item, ())) - 1
+            if span >= 0 and len(thresholds) > span:
+                p.add(f"{at}.thresholds", f"has {len(thresholds)} thresholds but {item} has "
+                      f"only {span} steps above its lowest level",
+                      f"give at most {span} thresholds")
+                continue
+            parsed.append(Rule(evidence, tuple(float(t) for t in thresholds)))
+        out.append((str(item), tuple(parsed)))
+    return tuple(out)
+
+
+_KEYS = ("format", "name", "version", "label", "notes", "scale", "harm", "scope",
+         "vulnerability", "likelihood", "combination", "position", "priority_bands",
+         "confidence", "defaults", "suggestions", "monte_carlo")
+
+
+def validate_scheme(data: Any, *, source: str = "<scheme>") -> Scheme:
+    """Check a parsed scheme and build the frozen :class:`Scheme`.
+
+    Every problem is reported at once, each with its key path and the fix.
+
+    Parameters
+    ----------
+    data
+        The scheme as parsed from YAML (a mapping).
+    source
+        Where it came from, for messages.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem, e.g. ``harm.physical.bounds: [0.3, 0.4] do not satisfy ...``.
+
+    Examples
+    --------
+    >>> raw = yaml.safe_load(DEFAULT_SCHEME.read_text())
+    >>> validate_scheme(raw).name
+    'morile_style_illustrative'
+    >>> raw["combination"] = "max"
+    >>> try:
+    ...     validate_scheme(raw, source="s.yaml")
+    ... except ValidationError as err:
+    ...     print(str(err).splitlines()[1])
+      - combination: is 'max', not one of product, sum. Fix: set combination: product or sum
+    """
+    p = _Problems(source)
+    if not isinstance(data, Mapping):
+        raise ValidationError(f"scoring scheme {source} is not a YAML mapping of keys; "
+                              "start from models/morile_style_illustrative.yaml")
+    for key in data:
+        if key not in _KEYS:
+            p.add(str(key), "is not a scheme key",
+                  f"remove it or correct the spelling (keys: {', '.join(_KEYS)})")
+    if data.get("format") != SCHEME_FORMAT:
+        p.add("format", f"is {data.get('format')!r}, expected {SCHEME_FORMAT!r}",
+              f"set format: {SCHEME_FORMAT}")
+    name, version, label = (_text(p, data, k, "") for k in ("name", "version", "label"))
+    scale = _levels(p, data, "scale", None)
+    scope = _levels(p, data, "scope", "multiplier")
+    vulnerability = _levels(p, data, "vulnerability", "multiplier")
+    likelihood = _levels(p, data, "likelihood", "value")
+    harm = _weighted(p, _mapping(p, data, "harm", ""), "harm", HARM_DIMENSIONS)
+    combination = data.get("combination")
+    if combination not in ("product", "sum"):
+        p.add("combination", f"is {combination!r}, not one of product, sum",
+              "set combination: product or sum")
+    position_table = _mapping(p, data, "position", "")
+    position = _weighted(p, _mapping(p, position_table, "components", "position.")
+                         if position_table else {}, "position.components", POSITION_COMPONENTS)
+    factor_range = position_table.get("factor_range") if position_table else None
+    factor = (1.0, 1.0)
+    if (isinstance(factor_range, list) and len(factor_range) == 2
+            and all(_is_number(f) for f in factor_range)
+            and 0 < factor_range[0] <= factor_range[1]):
+        factor = (float(factor_range[0]), float(factor_range[1]))
+    elif position_table:
+        p.add("position.factor_range", f"is not [low, high] with 0 < low <= high "
+              f"(got {factor_range!r})", "write factor_range: [0.8, 1.2]")
+    bands = _bands(p, data.get("priority_bands"))
+    confidence = _mapping(p, data, "confidence", "")
+    network, sources, assessments, grades = _confidence(p, confidence)
+    levels = {item: (tuple(lv.level for lv in (scope if item == "scope" else vulnerability
+                     if item == "vulnerability" else likelihood if item == "likelihood"
+                     else scale))) for item in ITEMS}
+    defaults_table = _mapping(p, data, "defaults", "")
+    defaults: list[tuple[str, int]] = []
+    for item in ITEMS:
+        value = defaults_table.get(item)
+        if defaults_table and item not in defaults_table:
+            p.add(f"defaults.{item}", "is missing", f"give a default level for {item}")
+        elif defaults_table and value not in levels[item]:
+            p.add(f"defaults.{item}", f"{value!r} is not a level of {item}",
+                  f"use one of {list(levels[item])}")
+        else:
+            defaults.append((item, int(value) if isinstance(value, int) else 0))
+    for key in defaults_table:
+        if key not in ITEMS:
+            p.add(f"defaults.{key}", "is not a scoring item", f"use one of: {', '.join(ITEMS)}")
+    suggestions = _rules(p, data.get("suggestions"), levels)
+    mc = data.get("monte_carlo", {"draws": 1000, "interval": 0.9})
+    draws, interval = 1000, 0.9
+    if not isinstance(mc, Mapping):
+        p.add("monte_carlo", "is not a mapping", "write monte_carlo: {draws: 1000, interval: 0.9}")
+    else:
+        draws, interval = mc.get("draws", 1000), mc.get("interval", 0.9)
+        if not isinstance(draws, int) or isinstance(draws, bool) or draws < 1:
+            p.add("monte_carlo.draws", f"is not a positive integer (got {draws!r})",
+                  "give the number of draws, e.g. 1000")
+        if not _is_number(interval) or not 0 < interval <= 1:
+            p.add("monte_carlo.interval", f"is not in (0, 1] (got {interval!r})",
+                  "give the central share of ranks, e.g. 0.9")
+    p.raise_if_any()
+    return Scheme(
+        name=name, version=version, label=label, notes=str(data.get("notes") or ""),
+        scale=scale, harm=harm, scope=scope, vulnerability=vulnerability,
+        likelihood=likelihood, combination=str(combination), position=position,
+        factor_range=factor, bands=bands, network_evidence=network,
+        corroborating_sources=sources, corroborating_assessments=assessments, grades=grades,
+        defaults=tuple(defaults), suggestions=suggestions, draws=int(draws),
+        interval=float(interval), source=source)
+
+
+def _bands(p: _Problems, table: Any) -> tuple[Band, ...]:
+    if not isinstance(table, list) or not table:
+        p.add("priority_bands", "is missing or not a list",
+              "list bands highest first: - {band: high, min_priority: 50}")
+        return ()
+    out: list[Band] = []
+    for n, spec in enumerate(table):
+        where = f"priority_bands[{n}]"
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("band"), str) \
+                or not _is_number(spec.get("min_priority")):
+            p.add(where, f"is not {{band: name, min_priority: number}} (got {spec!r})",
+                  "write - {band: high, min_priority: 50}")
+            continue
+        out.append(Band(spec["band"], float(spec["min_priority"])))
+    mins = [b.min_priority for b in out]
+    if any(b >= a for a, b in itertools.pairwise(mins)):
+        p.add("priority_bands", f"min_priority values {mins} do not strictly decrease",
+              "list bands from highest to lowest threshold")
+    if out and out[-1].min_priority != 0:
+        p.add(f"priority_bands[{len(out) - 1}].min_priority",
+              f"is {out[-1].min_priority}, so low scores get no band",
+              "make the last band start at 0")
+    if len({b.band for b in out}) != len(out):
+        p.add("priority_bands", "repeats a band name", "give each band its own name")
+    return tuple(out)
+
+
+def _confidence(p: _Problems, table: Mapping[str, Any]
+                ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[Grade, ...]]:
+    if not table:
+        return (), (), (), ()
+    network = table.get("network_evidence", list(NETWORK_EVIDENCE))
+    if not isinstance(network, list) or not all(isinstance(c, str) for c in network):
+        p.add("confidence.network_evidence", "is not a list of column names",
+              "write network_evidence: [customers, messages, runners, reach_km]")
+        network = []
+    gradings = table.get("corroborating_gradings", {})
+    sources = gradings.get("sources", []) if isinstance(gradings, Mapping) else None
+    assessments = gradings.get("assessments", []) if isinstance(gradings, Mapping) else None
+    if not isinstance(sources, list) or not all(str(s) in "123" for s in sources):
+        p.add("confidence.corroborating_gradings.sources", f"is not a list of 1/2/3 "
+              f"(got {sources!r})", 'write sources: ["1", "2"]')
+        sources = []
+    if not isinstance(assessments, list) or not all(
+            isinstance(a, str) and len(a) == 1 and a.upper() in "ABCDE" for a in assessments):
+        p.add("confidence.corroborating_gradings.assessments",
+              f"is not a list of A-E (got {assessments!r})", "write assessments: [A, B, C]")
+        assessments = []
+    grades: list[Grade] = []
+    raw = table.get("grades")
+    if not isinstance(raw, list) or not raw:
+        p.add("confidence.grades", "is missing or not a list",
+              "list grades best first: - {grade: high, min_coverage: 0.75, min_sources: 3}")
+        raw = []
+    for n, spec in enumerate(raw):
+        where = f"confidence.grades[{n}]"
+        cov = spec.get("min_coverage") if isinstance(spec, Mapping) else None
+        src = spec.get("min_sources") if isinstance(spec, Mapping) else None
+        if (not isinstance(spec, Mapping) or not isinstance(spec.get("grade"), str)
+                or not _is_number(cov) or not 0 <= cov <= 1
+                or not isinstance(src, int) or isinstance(src, bool) or src < 0):
+            p.add(where, f"is not {{grade: name, min_coverage: 0-1, min_sources: integer >= 0}} "
+                  f"(got {spec!r})", "write - {grade: high, min_coverage: 0.75, min_sources: 3}")
+            continue
+        grades.append(Grade(spec["grade"], float(cov), int(src)))
+    if grades and (grades[-1].min_coverage != 0 or grades[-1].min_sources != 0):
+        p.add(f"confidence.grades[{len(grades) - 1}]", "the last grade has conditions, so some "
+              "lines would get no grade", "make the last grade min_coverage: 0, min_sources: 0")
+    return (tuple(network), tuple(str(s) for s in sources),
+            tuple(a.upper() for a in assessments), tuple(grades))
+
+
+def load_scheme(path: str | Path = DEFAULT_SCHEME) -> Scheme:
+    """Read and validate a scheme YAML file.
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing or not YAML.
+    ValidationError
+        If the scheme is malformed (every problem listed with its key path and fix).
+
+    Examples
+    --------
+    >>> load_scheme().version
+    '1.0.0'
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(path, "does not exist (expected a scoring scheme YAML)",
+                            fix="pass --scheme models/morile_style_illustrative.yaml or your own")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise DataFileError(path, f"is not valid YAML ({err})".replace("\n", " "),
+                            fix="check indentation and quoting near the line named") from None
+    return validate_scheme(data, source=str(path))
+
+
+# --- evidence -----------------------------------------------------------------------------
+
+def _blank(raw: pd.Series) -> pd.Series:
+    return raw.isna() | raw.astype("string").str.strip().eq("").fillna(True)
+
+
+def _evidence_values(frame: pd.DataFrame, column: str, *, what: str) -> pd.Series:
+    """A column as non-negative floats (blank = NaN), or a ValidationError naming the rows."""
+    raw = frame[column]
+    text = raw.astype("string").str.strip().str.lower()
+    mapped = text.map(lambda v: "1" if v in _TRUE else "0" if v in _FALSE else v,
+                      na_action="ignore")
+    values = pd.to_numeric(mapped, errors="coerce").astype("float64")
+    blank = _blank(raw)
+    bad = (~blank & values.isna()) | (values < 0).fillna(False)
+    if bad.any():
+        shown = ", ".join(f"{i}: {v!r}" for i, v in raw[bad].head(5).items())
+        raise ValidationError(
+            f"{what}: column {column!r} must hold non-negative numbers or yes/no; bad value(s) "
+            f"at row(s) {shown}. Fix: correct or blank those cells")
+    return values.where(~blank)
+
+
+def _grading_corroborates(grading: pd.Series, scheme: Scheme) -> pd.Series:
+    """True where a 3x5x2 grading's source and assessment are in the scheme's lists."""
+    parts = grading.astype("string").str.extract(_GRADING)
+    source = parts[0].fillna("")
+    assessment = parts[1].fillna("").str.upper()
+    return (source.isin(scheme.corroborating_sources)
+            & assessment.isin(scheme.corroborating_assessments)).astype(bool)
+
+
+def evidence_from_intel(intel: pd.DataFrame, *, scheme: Scheme,
+                        line_of: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Per-line intelligence evidence: report counts of each intelligence column.
+
+    Parameters
+    ----------
+    intel
+        One row per report: ``subject`` and any of ``weapons``, ``violence``,
+        ``cuckooed_addresses``, ``exploited_children``, ``vulnerable_adults`` (counts or
+        yes/no), optional ``grading`` (3x5x2, e.g. ``"1A"``).
+    scheme
+        Gives the gradings that count as corroborating.
+    line_of
+        Maps subjects to line ids; ``None`` means subjects are line ids. Reports whose
+        subject is not mapped are left out (logged).
+
+    Returns
+    -------
+    DataFrame
+        ``line_id``, the summed intelligence columns, ``intel_reports`` and
+        ``intel_corroborated``.
+
+    Examples
+    --------
+    >>> intel = pd.DataFrame({"subject": ["A", "A", "B"], "weapons": ["yes", "no", "2"],
+    ...                       "grading": ["1A", "3E", "2B"]})
+    >>> evidence_from_intel(intel, scheme=load_scheme()).values.tolist()
+    [['A', 1.0, 2, 1], ['B', 2.0, 1, 1]]
+    """
+    if "subject" not in intel.columns:
+        raise ValidationError("intel: no 'subject' column; give each report the line id (or "
+                              "a key mapped with line_of) it is about")
+    subject = intel["subject"].astype("string").str.strip()
+    line = subject.map(line_of) if line_of is not None else subject
+    keep = line.notna() & line.ne("").fillna(False)
+    if (~keep).any():
+        log.warning("intel: %d report(s) have no line (subject not mapped); left out",
+                    int((~keep).sum()))
+    columns = [c for c in INTEL_EVIDENCE if c in intel.columns]
+    frame = pd.DataFrame({"line_id": line[keep].astype(str)})
+    for column in columns:
+        frame[column] = _evidence_values(intel, column, what="intel")[keep].fillna(0.0)
+    frame["intel_reports"] = 1
+    graded = (_grading_corroborates(intel["grading"], scheme) if "grading" in intel.columns
+              else pd.Series(False, index=intel.index))
+    frame["intel_corroborated"] = graded[keep].astype(int)
+    out = frame.groupby("line_id", sort=True).sum().reset_index()
+    return out.astype({"intel_reports": "int64", "intel_corroborated": "int64"})
+
+
+def _attach_intel(lines: pd.DataFrame, intel: pd.DataFrame, scheme: Scheme,
+                  line_of: Mapping[str, str] | None) -> pd.DataFrame:
+    evidence = evidence_from_intel(intel, scheme=scheme, line_of=line_of)
+    overlap = [c for c in evidence.columns if c != "line_id" and c in lines.columns]
+    if overlap:
+        raise ValidationError(
+            f"lines: already has intelligence column(s) {', '.join(overlap)} and intel was "
+            "given too. Fix: drop them from the lines table or do not pass the intel")
+    unknown = sorted(set(evidence["line_id"]) - set(lines["line_id"].astype(str)))
+    if unknown:
+        log.warning("intel: %d subject(s) match no line and are ignored: %s", len(unknown),
+                    ", ".join(unknown[:5]))
+    merged = lines.merge(evidence, on="line_id", how="left")
+    return merged.fillna({"intel_reports": 0, "intel_corroborated": 0})
+
+
+# --- overrides ----------------------------------------------------------------------------
+
+def _check_override(scheme: Scheme, line_id: Any, item: Any, value: Any, by: Any, reason: Any,
+                    where: str) -> int:
+    if not isinstance(line_id, str) or not line_id.strip():
+        raise ValidationError(f"{where}: override has no line_id; name the line overridden")
+    if item not in ITEMS:
+        raise ValidationError(f"{where}: override item {item!r} is not a scoring item; "
+                              f"use one of: {', '.join(ITEMS)}")
+    if not isinstance(by, str) or not by.strip():
+        raise ValidationError(f"{where}: override of {item} for line {line_id} does not say "
+                              "who made it; every override records who, when and why")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError(f"{where}: override of {item} for line {line_id} has no reason; "
+                              "an override is refused unless it says why")
+    try:
+        level = int(value)
+        ok = float(value) == level
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or level not in scheme.levels(item):
+        raise ValidationError(f"{where}: override value {value!r} for {item} is not a level of "
+                              f"the scheme; use one of {list(scheme.levels(item))}")
+    return level
+
+
+def add_override(overrides: pd.DataFrame | None, *, line_id: str, item: str, value: int,
+                 by: str, reason: str, scheme: Scheme,
+                 at: datetime | None = None) -> pd.DataFrame:
+    """A new audit trail with one analyst override appended (the input is not changed).
+
+    Parameters
+    ----------
+    overrides
+        The trail so far (columns ``line_id, item, value, by, at, reason``) or ``None``.
+    line_id, item, value
+        What is overridden and the new level.
+    by, reason
+        Who and why; both required (an override without a reason is refused).
+    at
+        When (default: now, UTC).
+
+    Examples
+    --------
+    >>> s = load_scheme()
+    >>> t = add_override(None, line_id="A", item="physical", value=4, by="DC Smith",
+    ...                  reason="stabbing 3 May", scheme=s, at=datetime(2024, 5, 4))
+    >>> t[["line_id", "item", "value", "by"]].values.tolist()
+    [['A', 'physical', 4, 'DC Smith']]
+    """
+    level = _check_override(scheme, line_id, item, value, by, reason, "add_override")
+    when = pd.Timestamp(at if at is not None else datetime.now(UTC))
+    row = pd.DataFrame({"line_id": [line_id], "item": [item], "value": [level],
+                        "by": [by.strip()], "at": [when], "reason": [reason.strip()]})
+    if overrides is None or overrides.empty:
+        return row
+    return pd.concat([validate_overrides(overrides, scheme=scheme), row], ignore_index=True)
+
+
+def validate_overrides(overrides: pd.DataFrame, *, scheme: Scheme,
+                       source: str = "overrides") -> pd.DataFrame:
+    """Check an override trail: every row names line, item, level, who, when and why.
+
+    Returns a copy with ``value`` as int and ``at`` as timestamps; raises
+    :class:`ValidationError` naming the first bad row (its file line if ``_line`` exists).
+
+    Examples
+    --------
+    >>> bad = pd.DataFrame({"line_id": ["A"], "item": ["physical"], "value": [3],
+    ...                     "by": ["DC Smith"], "at": ["2024-05-04"], "reason": [""]})
+    >>> validate_overrides(bad, scheme=load_scheme())
+    Traceback (most recent call last):
+    ...
+    geointel.errors.ValidationError: overrides row 0: override of physical for line A has no \
+reason; an override is refused unless it says why
+    """
+    missing = [c for c in OVERRIDE_COLUMNS if c not in overrides.columns]
+    if missing:
+        raise ValidationError(f"{source}: no column(s) {', '.join(missing)}; an override trail "
+                              f"needs {', '.join(OVERRIDE_COLUMNS)}")
+    out = overrides.copy()
+    values: list[int] = []
+    for i, row in enumerate(overrides.itertuples(index=False)):
+        where = (f"{source} line {overrides['_line'].iloc[i]}" if "_line" in overrides.columns
+                 else f"{source} row {i}")
+        values.append(_check_override(scheme, row.line_id, row.item, row.value, row.by,
+                                      row.reason, where))
+    out["value"] = pd.Series(values, index=out.index, dtype="int64")
+    at = pd.to_datetime(out["at"], errors="coerce", format="mixed", utc=True)
+    if at.isna().any():
+        i = int(np.flatnonzero(at.isna().to_numpy())[0])
+        raise ValidationError(f"{source} row {i}: 'at' {overrides['at'].iloc[i]!r} is not a "
+                              "date-time; record when the override was made (ISO 8601)")
+    out["at"] = at
+    return out
+
+
+def read_overrides(path: str | Path, *, scheme: Scheme) -> pd.DataFrame:
+    """Read an override trail CSV; a row without who, when or why refuses the whole file.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "o.csv")
+    >>> _ = open(p, "w").write("line_id,item,value,by,at,reason\\n"
+    ...                        "A,physical,4,DC Smith,2024-05-04T10:00,stabbing\\n")
+    >>> read_overrides(p, scheme=load_scheme())["value"].tolist()
+    [4]
+    """
+    frame, rejects, _ = read_csv_rows(path, required=OVERRIDE_COLUMNS,
+                                      kind="scoring override trail")
+    if len(rejects.frame()):
+        first = rejects.frame().iloc[0]
+        raise DataFileError(path, f"line {first['line']} {first['reason']}",
+                            fix="repair the row; overrides are an audit trail and are "
+                                "not skipped")
+    try:
+        return validate_overrides(frame, scheme=scheme, source=str(path))
+    except ValidationError as err:
+        raise DataFileError(path, str(err).removeprefix(f"{path} "),
+                            fix="every override must give a level of the scheme, who, when "
+                                "and why") from None
+
+
+# --- scoring ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScoredLines:
+    """Scored (and ranked) lines, the override audit trail and the scheme used.
+
+    Attributes
+    ----------
+    table
+        One row per line, best first: ``rank``, ``band``, ``priority``, ``risk``, ``harm``,
+        ``harm_adjusted``, ``position_factor``, ``confidence``, ``coverage``, ``sources``; for
+        every item its score, ``<item>_basis`` (default|evidence|analyst|override) and
+        ``<item>_evidence`` (the evidence and the suggestion it gives); for each harm
+        dimension ``<dim>_contribution`` to harm; and, after :func:`rank_intervals`,
+        ``rank_low``, ``rank_median``, ``rank_high``.
+    audit
+        Every override in time order: ``line_id, item, previous, value, by, at, reason,
+        in_force``.
+    scheme
+        The scheme used (its name and version belong beside any output).
+    """
+
+    table: pd.DataFrame
+    audit: pd.DataFrame
+    scheme: Scheme
+
+    def summary(self, *, top: int = 5) -> dict[str, Any]:
+        """Counts and the top lines, for the CLI's ``--json``."""
+        bands = self.table["band"].value_counts()
+        cols = [c for c in ("line_id", "rank", "band", "priority", "risk", "confidence",
+                            "rank_low", "rank_high") if c in self.table.columns]
+        head = self.table[cols].head(top)
+        return {
+            "scheme": f"{self.scheme.name} {self.scheme.version} ({self.scheme.label})",
+            "lines_scored": len(self.table),
+            "bands": {b.band: int(bands.get(b.band, 0)) for b in self.scheme.bands},
+            "overrides": len(self.audit),
+            "top": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in rec.items()}
+                    for rec in head.to_dict("records")],
+        }
+
+
+def _compute(scheme: Scheme, harm_scores: np.ndarray, multiplier: np.ndarray,
+             likelihood: np.ndarray, position_scores: np.ndarray, wh: np.ndarray,
+             wp: np.ndarray) -> dict[str, np.ndarray]:
+    """Vectorised arithmetic: lines x weight draws (``wh``: draws x 5, ``wp``: draws x 3)."""
+    harm = harm_scores @ wh.T / wh.sum(axis=1)
+    adjusted = harm * multiplier[:, None]
+    raw = (adjusted * likelihood[:, None] if scheme.combination == "product"
+           else adjusted + likelihood[:, None])
+    risk = 100.0 * raw / scheme.risk_max
+    lo_level = min(lv.level for lv in scheme.scale)
+    span = max(lv.level for lv in scheme.scale) - lo_level
+    position = (position_scores @ wp.T / wp.sum(axis=1) - lo_level) / span
+    lo, hi = scheme.factor_range
+    factor = lo + (hi - lo) * position
+    return {"harm": harm, "harm_adjusted": adjusted, "risk": risk, "position_factor": factor,
+            "priority": risk * factor}
+
+
+def _ranks(priority: np.ndarray) -> np.ndarray:
+    """Rank 1 = highest priority; ties share the best rank (column-wise for 2-D input)."""
+    from scipy import stats
+
+    return stats.rankdata(-np.round(priority, 9), axis=0, method="min").astype(int)
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _check_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    if "line_id" not in lines.columns:
+        raise ValidationError("lines: no 'line_id' column; give one row per line with its id")
+    out = lines.copy()
+    out["line_id"] = out["line_id"].astype("string").str.strip()
+    if out["line_id"].isna().any() or out["line_id"].eq("").any():
+        raise ValidationError("lines: some rows have a blank line_id; give every line an id")
+    dup = out["line_id"][out["line_id"].duplicated()]
+    if len(dup):
+        raise ValidationError(f"lines: line_id repeated: {', '.join(dup.unique()[:5])}; "
+                              "give one row per line")
+    if out.empty:
+        raise ValidationError("lines: no lines to score; the lines table is empty")
+    out["line_id"] = out["line_id"].astype(str)
+    _check_ids(out["line_id"].tolist(), "lines")
+    return out.reset_index(drop=True)
+
+
+def score_lines(lines: pd.DataFrame, scheme: Scheme, *, intel: pd.DataFrame | None = None,
+                line_of: Mapping[str, str] | None = None,
+                overrides: pd.DataFrame | None = None) -> ScoredLines:
+    """Score every line under ``scheme`` and rank them (no weight variation).
+
+    Each item takes, in increasing precedence: the scheme's default; the suggestion from
+    evidence (highest over the item's rules, shown in ``<item>_evidence``); the analyst's
+    score (``score_<item>`` column); the latest override in ``overrides``.
+
+    Parameters
+    ----------
+    lines
+        One row per line (see the module docstring for the columns).
+    scheme
+        From :func:`load_scheme`.
+    intel
+        Intelligence reports, summed per line with :func:`evidence_from_intel`.
+    line_of
+        Maps intel subjects to line ids.
+    overrides
+        The override trail (see :func:`add_override`).
+
+    Examples
+    --------
+    >>> s = load_scheme()
+    >>> lines = pd.DataFrame({"line_id": ["A"], "weapons": [2]})
+    >>> row = score_lines(lines, s).table.iloc[0]
+    >>> int(row["physical"]), row["physical_evidence"], row["physical_basis"]
+    (2, 'weapons=2 -> 2; suggested 2', 'evidence')
+    >>> round(float(row["risk"]), 3)  # 100 * (0.25 * 2 = 0.5) * 1 * 1 * 2 / (4 * 1.3 * 1.4 * 4)
+    3.434
+    """
+    frame = _check_lines(lines)
+    if intel is not None:
+        frame = _attach_intel(frame, intel, scheme, line_of)
+    n = len(frame)
+    evidence_columns = {r.evidence for _, rules in scheme.suggestions for r in rules}
+    evidence_columns |= set(scheme.network_evidence) | {"intel_corroborated"}
+    evidence = {c: _evidence_values(frame, c, what="lines").to_numpy()
+                for c in sorted(evidence_columns) if c in frame.columns}
+    out = pd.DataFrame({"line_id": frame["line_id"]})
+    scores: dict[str, np.ndarray] = {}
+    basis: dict[str, np.ndarray] = {}
+    for item in ITEMS:
+        levels = scheme.levels(item)
+        score = np.full(n, scheme.default(item), dtype=int)
+        base = np.full(n, "default", dtype=object)
+        parts: list[list[str]] = [[] for _ in range(n)]
+        best = np.full(n, -1, dtype=int)
+        for rule in scheme.rules(item):
+            values = evidence.get(rule.evidence)
+            if values is None:
+                continue
+            for i in np.flatnonzero(~np.isnan(values)):
+                s = min(rule.score(values[i], levels[0]), levels[-1])
+                parts[i].append(f"{rule.evidence}={_fmt(values[i])} -> {s}")
+                best[i] = max(best[i], s)
+        suggested = best >= 0
+        score[suggested] = best[suggested]
+        base[suggested] = "evidence"
+        text = [("; ".join(p) + f"; suggested {b}") if p else "" for p, b in zip(parts, best,
+                                                                                 strict=True)]
+        analyst_col = f"score_{item}"
+        if analyst_col in frame.columns:
+            given = _evidence_values(frame, analyst_col, what="lines").to_numpy()
+            has = ~np.isnan(given)
+            wrong = has & ~np.isin(given, levels)
+            if wrong.any():
+                k = int(np.flatnonzero(wrong)[0])
+                raise ValidationError(
+                    f"lines: {analyst_col} = {_fmt(given[k])} for line {frame['line_id'][k]} "
+                    f"is not a level of {item}; use one of {list(levels)}")
+            score[has] = given[has].astype(int)
+            base[has] = "analyst"
+        scores[item], basis[item] = score, base
+        out[item] = score
+        out[f"{item}_basis"] = base
+        out[f"{item}_evidence"] = text
+    audit = _apply_overrides(out, scores, basis, overrides, scheme)
+    for item in ITEMS:
+        out[item] = scores[item]
+        out[f"{item}_basis"] = pd.array(basis[item], dtype="string")
+    harm_scores = np.column_stack([scores[d] for d in HARM_DIMENSIONS]).astype(float)
+    position_scores = np.column_stack([scores[c] for c in POSITION_COMPONENTS]).astype(float)
+    multiplier = np.array([scheme.value("scope", s) * scheme.value("vulnerability", v)
+                           for s, v in zip(scores["scope"], scores["vulnerability"],
+                                           strict=True)])
+    likelihood = np.array([scheme.value("likelihood", v) for v in scores["likelihood"]])
+    wh = np.array([[w.weight for w in scheme.harm]])
+    wp = np.array([[w.weight for w in scheme.position]])
+    result = _compute(scheme, harm_scores, multiplier, likelihood, position_scores, wh, wp)
+    for key, values in result.items():
+        out[key] = values[:, 0]
+    for j, dim in enumerate(HARM_DIMENSIONS):
+        out[f"{dim}_contribution"] = harm_scores[:, j] * wh[0, j] / wh.sum()
+    coverage = np.mean([basis[item] != "default" for item in RISK_ITEMS], axis=0)
+    network = np.zeros(n, dtype=bool)
+    for column in scheme.network_evidence:
+        if column in evidence:
+            network |= ~np.isnan(evidence[column])
+    corroborated = (np.nan_to_num(evidence["intel_corroborated"]).astype(int)
+                    if "intel_corroborated" in evidence else np.zeros(n, dtype=int))
+    sources = network.astype(int) + corroborated
+    out["coverage"] = coverage
+    out["sources"] = sources
+    out["confidence"] = [next(g.grade for g in scheme.grades
+                              if c >= g.min_coverage - 1e-12 and s >= g.min_sources)
+                         for c, s in zip(coverage, sources, strict=True)]
+    out["band"] = [next(b.band for b in scheme.bands if p >= b.min_priority - 1e-9)
+                   for p in out["priority"]]
+    out["rank"] = _ranks(out["priority"].to_numpy())
+    for column in frame.columns:  # the evidence and anything else given, after the scores
+        if column not in out.columns:
+            out[column] = frame[column].to_numpy()
+    lead = ["line_id", "rank", "band", "priority", "risk", "harm", "harm_adjusted",
+            "position_factor", "confidence", "coverage", "sources"]
+    rest = [c for c in out.columns if c not in lead]
+    table = (out[lead + rest].sort_values(["rank", "risk", "line_id"],
+                                          ascending=[True, False, True], kind="stable")
+             .reset_index(drop=True))
+    return ScoredLines(table=table, audit=audit, scheme=scheme)
+
+
+def _apply_overrides(out: pd.DataFrame, scores: dict[str, np.ndarray],
+                     basis: dict[str, np.ndarray], overrides: pd.DataFrame | None,
+                     scheme: Scheme) -> pd.DataFrame:
+    columns = ["line_id", "item", "previous", "value", "by", "at", "reason", "in_force"]
+    if overrides is None or overrides.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    trail = validate_overrides(overrides, scheme=scheme).sort_values("at", kind="stable")
+    position = {line: i for i, line in enumerate(out["line_id"])}
+    unknown = sorted(set(trail["line_id"]) - set(position))
+    if unknown:
+        raise ValidationError(f"overrides: line(s) {', '.join(unknown[:5])} are not in the "
+                              "lines table; check the line ids or drop those overrides")
+    rows = []
+    for row in trail.to_dict("records"):
+        i, item, value = position[str(row["line_id"])], str(row["item"]), int(row["value"])
+        rows.append({"line_id": row["line_id"], "item": item, "previous": int(scores[item][i]),
+                     "value": value, "by": row["by"], "at": row["at"], "reason": row["reason"]})
+        scores[item][i] = value
+        basis[item][i] = "override"
+    audit = pd.DataFrame(rows, columns=columns[:-1])
+    last = ~audit.duplicated(["line_id", "item"], keep="last")
+    audit["in_force"] = last.to_numpy()
+    return audit.reset_index(drop=True)
+
+
+def rank_intervals(scored: ScoredLines, *, seed: int, draws: int | None = None,
+                   interval: float | None = None,
+                   progress: Progress | None = None) -> pd.DataFrame:
+    """Monte Carlo rank intervals: ranks when the weights vary within the scheme's bounds.
+
+    Each draw takes every harm-dimension and position weight uniformly within its bounds and
+    re-ranks the lines (ties share the best rank). The interval is the central ``interval``
+    share of each line's ranks (lower and higher order statistics, so ranks stay integers).
+
+    Parameters
+    ----------
+    scored
+        From :func:`score_lines`.
+    seed
+        Seed of the weight draws.
+    draws, interval
+        Override the scheme's ``monte_carlo`` settings.
+
+    Returns
+    -------
+    DataFrame
+        ``line_id, rank_low, rank_median, rank_high`` in the order of ``scored.table``.
+
+    Examples
+    --------
+    >>> lines = pd.DataFrame({"line_id": ["A", "B"], "weapons": [8, 1], "runners": [6, 1]})
+    >>> rank_intervals(score_lines(lines, load_scheme()), seed=0, draws=20).values.tolist()
+    [['A', 1, 1, 1], ['B', 2, 2, 2]]
+    """
+    scheme = scored.scheme
+    draws = scheme.draws if draws is None else draws
+    interval = scheme.interval if interval is None else interval
+    if draws < 1 or not 0 < interval <= 1:
+        raise ValidationError(f"rank_intervals: draws={draws} must be >= 1 and "
+                              f"interval={interval} in (0, 1]")
+    table = scored.table
+    harm_scores = table[list(HARM_DIMENSIONS)].to_numpy(dtype=float)
+    position_scores = table[list(POSITION_COMPONENTS)].to_numpy(dtype=float)
+    multiplier = np.array([scheme.value("scope", s) * scheme.value("vulnerability", v)
+                           for s, v in zip(table["scope"], table["vulnerability"], strict=True)])
+    likelihood = np.array([scheme.value("likelihood", v) for v in table["likelihood"]])
+    rng = np.random.default_rng(seed)
+    h_lo, h_hi = (np.array([w.bounds[k] for w in scheme.harm]) for k in (0, 1))
+    p_lo, p_hi = (np.array([w.bounds[k] for w in scheme.position]) for k in (0, 1))
+    ranks = np.empty((len(table), draws), dtype=int)
+    chunk = 500
+    for start in range(0, draws, chunk):
+        size = min(chunk, draws - start)
+        wh = rng.uniform(h_lo, h_hi, size=(size, len(h_lo)))
+        wp = rng.uniform(p_lo, p_hi, size=(size, len(p_lo)))
+        result = _compute(scheme, harm_scores, multiplier, likelihood, position_scores, wh, wp)
+        ranks[:, start:start + size] = _ranks(result["priority"])
+        report(progress, start + size, draws, "rank intervals")
+    tail = (1 - interval) / 2
+    return pd.DataFrame({
+        "line_id": table["line_id"].to_numpy(),
+        "rank_low": np.quantile(ranks, tail, axis=1, method="lower").astype(int),
+        "rank_median": np.quantile(ranks, 0.5, axis=1, method="lower").astype(int),
+        "rank_high": np.quantile(ranks, 1 - tail, axis=1, method="higher").astype(int),
+    })
+
+
+def rank_lines(lines: pd.DataFrame, scheme: Scheme, *, seed: int,
+               intel: pd.DataFrame | None = None, line_of: Mapping[str, str] | None = None,
+               overrides: pd.DataFrame | None = None, draws: int | None = None,
+               progress: Progress | None = None) -> ScoredLines:
+    """Score, rank and add Monte Carlo rank intervals: the ranked list for targeting.
+
+    See :func:`score_lines` and :func:`rank_intervals`; ``table`` gains ``rank_low``,
+    ``rank_median`` and ``rank_high`` beside ``rank``.
+
+    Examples
+    --------
+    >>> lines = pd.DataFrame({"line_id": ["A", "B"], "violence": [0, 5]})
+    >>> rank_lines(lines, load_scheme(), seed=1, draws=10).table["line_id"].tolist()
+    ['B', 'A']
+    """
+    scored = score_lines(lines, scheme, intel=intel, line_of=line_of, overrides=overrides)
+    intervals = rank_intervals(scored, seed=seed, draws=draws, progress=progress)
+    table = scored.table.merge(intervals, on="line_id", how="left")
+    order = ["line_id", "rank", "rank_low", "rank_median", "rank_high"]
+    table = table[order + [c for c in table.columns if c not in order]]
+    return ScoredLines(table=table, audit=scored.audit, scheme=scheme)
+
+
+# --- evidence and weekly activity from contact records ------------------------------------
+
+def _week_start(when: pd.Series) -> pd.Series:
+    """The Monday (00:00) of the week of each timestamp."""
+    stamps = pd.to_datetime(when)
+    if stamps.dt.tz is not None:
+        stamps = stamps.dt.tz_localize(None)
+    day = stamps.dt.normalize()
+    return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
+
+
+def _line_contacts(contacts: pd.DataFrame, line_of: Mapping[str, str]) -> pd.DataFrame:
+    missing = [c for c in ("timestamp", "a_party", "b_party") if c not in contacts.columns]
+    if missing:
+        raise ValidationError(f"contacts: no column(s) {', '.join(missing)}; pass contact "
+                              "records in the documented schema (timestamp, a_party, b_party)")
+    a_line = contacts["a_party"].astype("string").map(line_of)
+    b_line = contacts["b_party"].astype("string").map(line_of)
+    inbound = b_line.notna() & a_line.isna()
+    outbound = a_line.notna() & b_line.isna()
+    frame = pd.DataFrame({
+        "line_id": b_line.where(inbound, a_line),
+        "party": contacts["a_party"].where(inbound, contacts["b_party"]).astype("string"),
+        "direction": np.where(inbound, "in", "out"),
+        "week": _week_start(pd.to_datetime(contacts["timestamp"], format="ISO8601")),
+    })
+    for column in ("cell_lat", "cell_lon"):
+        if column in contacts.columns:
+            frame[column] = pd.to_numeric(contacts[column], errors="coerce")
+    return frame[inbound | outbound].reset_index(drop=True)
+
+
+def line_activity(contacts: pd.DataFrame, *, line_of: Mapping[str, str],
+                  exclude: Sequence[str] = ()) -> pd.DataFrame:
+    """Weekly demand of each line from contact records.
+
+    ``deal_messages`` counts contacts (calls and SMS) made *to* a line handset by anyone
+    else; ``active_customers`` counts the distinct parties making them. Parties in
+    ``exclude`` (e.g. known runners) are not counted. Weeks start on Monday; weeks with no
+    contact have no row (the tracker fills them with zero).
+
+    Parameters
+    ----------
+    contacts
+        ``timestamp``, ``a_party`` (caller/sender), ``b_party``.
+    line_of
+        Maps every deal-line handset (as it appears in ``contacts``) to its line id.
+    exclude
+        Parties not counted as customers.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"timestamp": ["2024-01-01T10:00", "2024-01-02T11:00",
+    ...                                 "2024-01-09T09:00"],
+    ...                   "a_party": ["c1", "c1", "c2"], "b_party": ["h1", "h1", "h2"]})
+    >>> line_activity(c, line_of={"h1": "L1", "h2": "L1"}).values.tolist()
+    [['L1', Timestamp('2024-01-01 00:00:00'), 2, 1], ['L1', Timestamp('2024-01-08 00:00:00'), 1, 1]]
+    """
+    frame = _line_contacts(contacts, line_of)
+    frame = frame[(frame["direction"] == "in") & ~frame["party"].isin(list(exclude))]
+    out = (frame.groupby(["line_id", "week"], sort=True)
+           .agg(deal_messages=("party", "size"), active_customers=("party", "nunique"))
+           .reset_index())
+    out["line_id"] = out["line_id"].astype(str)
+    return out.astype({"deal_messages": "int64", "active_customers": "int64"})
+
+
+def line_customers(contacts: pd.DataFrame, *, line_of: Mapping[str, str],
+                   exclude: Sequence[str] = ()) -> pd.DataFrame:
+    """Who contacted each line in each week: ``line_id, customer, week`` (for displacement).
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"timestamp": ["2024-01-01T10:00", "2024-01-02T11:00"],
+    ...                   "a_party": ["c1", "c1"], "b_party": ["h1", "h1"]})
+    >>> line_customers(c, line_of={"h1": "L1"}).values.tolist()
+    [['L1', 'c1', Timestamp('2024-01-01 00:00:00')]]
+    """
+    frame = _line_contacts(contacts, line_of)
+    frame = frame[(frame["direction"] == "in") & ~frame["party"].isin(list(exclude))]
+    out = frame[["line_id", "party", "week"]].drop_duplicates().rename(
+        columns={"party": "customer"})
+    out = out.astype({"line_id": str, "customer": str})
+    return out.sort_values(["line_id", "week", "customer"]).reset_index(drop=True)
+
+
+def evidence_from_contacts(contacts: pd.DataFrame, *, line_of: Mapping[str, str],
+                           runner_ratio: float = 2.0, runner_weekly: float = 5.0
+                           ) -> pd.DataFrame:
+    """Network evidence per line: ``customers``, ``messages``, ``runners``, ``reach_km``.
+
+    - ``customers``, ``messages``: mean weekly active customers and deal messages over the
+      weeks the line was active (see :func:`line_activity`); runners are not counted.
+    - ``runners``: parties the line contacts at least ``runner_ratio`` times as often as they
+      contact it, and on average at least ``runner_weekly`` times per week the line is active
+      (the dispatch pattern; customers receive flares about weekly, runners every deal).
+    - ``reach_km``: distance in BNG metres / 1000 between the mean cell position of the line
+      handsets and that of the parties contacting it (the line's spread: a few km for a local
+      line, tens for a county line). Blank without ``cell_lat``/``cell_lon``.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"timestamp": ["2024-01-01T10:00"] * 2 + ["2024-01-01T10:05"] * 7,
+    ...     "a_party": ["c1", "c2"] + ["h1"] * 7, "b_party": ["h1", "h1"] + ["r1"] * 6 + ["c1"]})
+    >>> evidence_from_contacts(c, line_of={"h1": "L1"})[["line_id", "customers", "runners"]]
+    ... # doctest: +NORMALIZE_WHITESPACE
+      line_id  customers  runners
+    0      L1        2.0        1
+    """
+    from geointel.io._geo import points_bng
+
+    frame = _line_contacts(contacts, line_of)
+    counts = frame.groupby(["line_id", "party", "direction"]).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=["in", "out"], fill_value=0)
+    active_weeks = frame.groupby("line_id")["week"].nunique()
+    weekly_out = counts["out"] / active_weeks.reindex(counts.index.get_level_values("line_id"))\
+        .to_numpy()
+    is_runner = (counts["out"] >= runner_ratio * counts["in"]) & (weekly_out >= runner_weekly)
+    runners = is_runner.groupby(level="line_id").sum()
+    runner_parties = set(counts.index[is_runner.to_numpy()].get_level_values("party"))
+    activity = line_activity(contacts, line_of=line_of, exclude=sorted(runner_parties))
+    means = activity.groupby("line_id")[["active_customers", "deal_messages"]].mean()
+    out = pd.DataFrame({"line_id": sorted(set(frame["line_id"].astype(str)))})
+    out["customers"] = out["line_id"].map(means["active_customers"]).fillna(0.0)
+    out["messages"] = out["line_id"].map(means["deal_messages"]).fillna(0.0)
+    out["runners"] = out["line_id"].map(runners).fillna(0).astype("int64")
+    out["reach_km"] = np.nan
+    if {"cell_lat", "cell_lon"} <= set(frame.columns):
+        located = frame.dropna(subset=["cell_lat", "cell_lon"])
+        # the line's own position comes from its outbound contacts (a_party = the line).
+        side = np.where(located["direction"] == "out", "line", "party")
+        located = located.assign(side=side)
+        located = located[~((located["side"] == "party")
+                            & located["party"].isin(list(runner_parties)))]
+        if len(located):
+            pts = points_bng(located, "cell_lon", "cell_lat", crs="EPSG:4326")
+            located = located.assign(x=pts.geometry.x.to_numpy(), y=pts.geometry.y.to_numpy())
+            centre = located.groupby(["line_id", "side"])[["x", "y"]].mean().unstack("side")
+            if ("x", "line") in centre.columns and ("x", "party") in centre.columns:
+                dist = np.hypot(centre[("x", "line")] - centre[("x", "party")],
+                                centre[("y", "line")] - centre[("y", "party")]) / 1000.0
+                out["reach_km"] = out["line_id"].map(pd.Series(dist, index=centre.index))
+    return out
+
+
+# --- the Fortress-style tracker -----------------------------------------------------------
+
+TRACKER_TEST = (
+    "exact conditional Poisson rate-ratio test, two-sided: under no change the after-period "
+    "count given the total is binomial with p = weeks after / all weeks; counts are first "
+    "divided by the quasi-Poisson dispersion of the weekly counts (Pearson chi-square / df "
+    "around each period's mean) when it exceeds 1. Beyond normal variation when p < alpha")
+
+
+@dataclass(frozen=True)
+class RateTest:
+    """Before/after comparison of weekly counts (see :func:`rate_ratio_test`)."""
+
+    before_total: float
+    after_total: float
+    weeks_before: int
+    weeks_after: int
+    rate_before: float
+    rate_after: float
+    rate_ratio: float
+    dispersion: float
+    p_value: float
+
+
+def rate_ratio_test(before: Sequence[float] | np.ndarray,
+                    after: Sequence[float] | np.ndarray) -> RateTest:
+    """Exact conditional Poisson rate-ratio test of weekly counts, overdispersion-corrected.
+
+    Under "no change" the after-period total given the grand total is binomial with
+    ``p = weeks_after / (weeks_before + weeks_after)``; the p-value is the two-sided exact
+    binomial test. If the weekly counts vary more than Poisson (dispersion =
+    Pearson chi-square around each period's mean / (weeks - 2) > 1), both totals are divided
+    by it (quasi-Poisson) and rounded before testing.
+
+    Examples
+    --------
+    >>> t = rate_ratio_test([10, 10, 10, 10], [2, 2, 2, 2])
+    >>> t.rate_ratio, t.dispersion, round(t.p_value, 8)  # 2 * P(Bin(48, 0.5) <= 8)
+    (0.2, 1.0, 3.31e-06)
+    """
+    from scipy import stats
+
+    b = np.asarray(before, dtype=float)
+    a = np.asarray(after, dtype=float)
+    if len(b) < 1 or len(a) < 1:
+        raise ValidationError("rate_ratio_test: need at least one week before and one after")
+    xb, xa = float(b.sum()), float(a.sum())
+    pearson = sum(float(((g - g.mean()) ** 2).sum() / g.mean()) for g in (b, a) if g.mean() > 0)
+    df = len(b) + len(a) - 2
+    dispersion = max(1.0, pearson / df) if df > 0 else 1.0
+    kb, ka = round(xb / dispersion), round(xa / dispersion)
+    p = (float(stats.binomtest(ka, kb + ka, len(a) / (len(a) + len(b))).pvalue)
+         if kb + ka > 0 else 1.0)
+    rb, ra = xb / len(b), xa / len(a)
+    ratio = ra / rb if rb > 0 else (math.inf if ra > 0 else math.nan)
+    return RateTest(xb, xa, len(b), len(a), rb, ra, ratio, dispersion, p)
+
+
+@dataclass(frozen=True)
+class TrackerResult:
+    """Demand and risk before and after an action.
+
+    Attributes
+    ----------
+    lines
+        The line(s) tracked (several = an area).
+    action_date
+        The day of the action; its own week is left out when it starts mid-week.
+    weekly
+        ``week``, ``period`` (before|after), one column per measure (zero-filled).
+    measures
+        Per measure: totals, weekly rates, ``change_per_week``, ``change_pct``,
+        ``rate_ratio``, ``dispersion``, ``p_value``, ``beyond_normal_variation``.
+    risk
+        Per line (if evidence and a scheme were given): ``risk_before``, ``risk_after``,
+        ``risk_change``, ``band_before``, ``band_after``; else empty.
+    alpha, test
+        The significance level and the test used, in words.
+    """
+
+    lines: tuple[str, ...]
+    action_date: pd.Timestamp
+    weekly: pd.DataFrame
+    measures: pd.DataFrame
+    risk: pd.DataFrame
+    alpha: float
+    test: str = TRACKER_TEST
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly before/after summary."""
+        def clean(v: Any) -> Any:
+            if isinstance(v, float | np.floating):
+                return None if not math.isfinite(v) else round(float(v), 4)
+            if isinstance(v, np.integer | np.bool_):
+                return v.item()
+            return v
+
+        return {
+            "lines": list(self.lines),
+            "action_date": self.action_date.date().isoformat(),
+            "weeks_before": int((self.weekly["period"] == "before").sum()),
+            "weeks_after": int((self.weekly["period"] == "after").sum()),
+            "test": self.test, "alpha": self.alpha,
+            "measures": {r["measure"]: {k: clean(v) for k, v in r.items() if k != "measure"}
+                         for r in self.measures.to_dict("records")},
+            "risk": [{k: clean(v) for k, v in r.items()} for r in self.risk.to_dict("records")],
+        }
+
+
+def _check_ids(ids: Sequence[str], what: str) -> None:
+    from geointel.privacy import is_raw_identifier
+
+    raw = [i for i in ids if is_raw_identifier(str(i))]
+    if raw:
+        from geointel.errors import PrivacyError
+
+        raise PrivacyError(f"{what}: {len(raw)} line id(s) look like raw phone numbers or "
+                           "IMEIs; use the line's name or its pseudonym, never the number")
+
+
+def _activity_frame(activity: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    missing = [c for c in ("line_id", "week") if c not in activity.columns]
+    measures = [m for m in MEASURES if m in activity.columns]
+    if missing or not measures:
+        raise ValidationError(
+            f"activity: needs line_id, week and at least one of {', '.join(MEASURES)}; "
+            f"has {', '.join(map(str, activity.columns))}")
+    frame = activity[["line_id", "week", *measures]].copy()
+    frame["line_id"] = frame["line_id"].astype(str).str.strip()
+    week = pd.to_datetime(frame["week"], errors="coerce", format="mixed")
+    if week.isna().any():
+        bad = activity["week"][week.isna()].head(3).tolist()
+        raise ValidationError(f"activity: week values {bad} are not dates; give the "
+                              "first day of each week as YYYY-MM-DD")
+    frame["week"] = _week_start(week)
+    for m in measures:
+        frame[m] = _evidence_values(frame, m, what="activity").fillna(0.0)
+    return frame, measures
+
+
+def track(activity: pd.DataFrame, *, line_id: str | Sequence[str], action_date: date | str,
+          weeks: int = 8, alpha: float = 0.05, lines: pd.DataFrame | None = None,
+          scheme: Scheme | None = None) -> TrackerResult:
+    """Fortress-style tracker: demand and risk before and after an action.
+
+    The weeks observed are those from the earliest to the latest week in ``activity``
+    (every line), so a line that goes quiet counts as zero. "Before" is the ``weeks`` full
+    weeks ending before ``action_date``; "after" the ``weeks`` weeks starting on or after
+    it (a week containing the action mid-week is in neither). Each measure is tested with
+    :func:`rate_ratio_test`. With ``lines`` (evidence, as for :func:`score_lines`) and
+    ``scheme``, each line is re-scored with its before and after weekly means as
+    ``customers``/``messages`` evidence, giving the change in risk.
+
+    Parameters
+    ----------
+    activity
+        ``line_id, week`` and any of ``deal_messages, active_customers, drug_offences``.
+    line_id
+        A line, or several (an area: their weekly counts are summed).
+    action_date
+        Date of the police action.
+    weeks, alpha
+        Window length and significance level.
+
+    Examples
+    --------
+    >>> act = pd.DataFrame({"line_id": "L1", "week": pd.date_range("2024-01-01", periods=8,
+    ...                     freq="7D"), "deal_messages": [10, 10, 10, 10, 2, 2, 2, 2]})
+    >>> r = track(act, line_id="L1", action_date="2024-01-29", weeks=4)
+    >>> cols = ["measure", "rate_before", "rate_after", "beyond_normal_variation"]
+    >>> r.measures[cols].values.tolist()
+    [['deal_messages', 10.0, 2.0, True]]
+    """
+    frame, measures = _activity_frame(activity)
+    ids = (line_id,) if isinstance(line_id, str) else tuple(line_id)
+    _check_ids(ids, "track")
+    unknown = [i for i in ids if i not in set(frame["line_id"])]
+    if unknown or not ids:
+        raise ValidationError(f"track: no activity for line(s) {', '.join(unknown) or '(none)'}; "
+                              f"the activity table has {frame['line_id'].nunique()} lines, "
+                              f"e.g. {', '.join(sorted(frame['line_id'].unique())[:5])}")
+    if weeks < 1 or not 0 < alpha < 1:
+        raise ValidationError(f"track: weeks={weeks} must be >= 1 and alpha={alpha} in (0, 1)")
+    action = pd.Timestamp(action_date).normalize()
+    grid = pd.date_range(frame["week"].min(), frame["week"].max(), freq="7D")
+    chosen = frame[frame["line_id"].isin(ids)]
+    series = chosen.groupby("week")[measures].sum().reindex(grid, fill_value=0.0)
+    before = grid[grid + pd.Timedelta(days=7) <= action][-weeks:]
+    after = grid[grid >= action][:weeks]
+    if len(before) < 2 or len(after) < 1:
+        raise ValidationError(
+            f"track: the activity runs {grid[0].date()} to {grid[-1].date()}, which gives "
+            f"{len(before)} full week(s) before and {len(after)} after {action.date()}; need "
+            "at least 2 before and 1 after. Fix: check the action date or supply more weeks")
+    weekly = series.loc[before.append(after)].rename_axis("week").reset_index()
+    weekly.insert(1, "period", ["before"] * len(before) + ["after"] * len(after))
+    rows = []
+    for m in measures:
+        t = rate_ratio_test(series.loc[before, m].to_numpy(), series.loc[after, m].to_numpy())
+        change = t.rate_after - t.rate_before
+        rows.append({
+            "measure": m, "before_total": t.before_total, "after_total": t.after_total,
+            "weeks_before": t.weeks_before, "weeks_after": t.weeks_after,
+            "rate_before": t.rate_before, "rate_after": t.rate_after,
+            "change_per_week": change,
+            "change_pct": 100 * change / t.rate_before if t.rate_before > 0 else math.nan,
+            "rate_ratio": t.rate_ratio, "dispersion": t.dispersion, "p_value": t.p_value,
+            "beyond_normal_variation": bool(t.p_value < alpha),
+            "direction": "down" if change < 0 else "up" if change > 0 else "none",
+        })
+    risk = _risk_before_after(frame, ids, before, after, lines, scheme)
+    return TrackerResult(lines=ids, action_date=action, weekly=weekly,
+                         measures=pd.DataFrame(rows), risk=risk, alpha=alpha)
+
+
+def _risk_before_after(frame: pd.DataFrame, ids: tuple[str, ...], before: pd.DatetimeIndex,
+                       after: pd.DatetimeIndex, lines: pd.DataFrame | None,
+                       scheme: Scheme | None) -> pd.DataFrame:
+    columns = ["line_id", "risk_before", "risk_after", "risk_change", "priority_before",
+               "priority_after", "band_before", "band_after"]
+    if lines is None or scheme is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    base = _check_lines(lines)
+    missing = [i for i in ids if i not in set(base["line_id"])]
+    if missing:
+        raise ValidationError(f"track: line(s) {', '.join(missing)} are not in the lines "
+                              "evidence table; add them or leave out the lines table")
+    rows = []
+    for period, window in (("before", before), ("after", after)):
+        for line in ids:
+            own = (frame[frame["line_id"] == line].groupby("week").sum(numeric_only=True)
+                   .reindex(window, fill_value=0.0))
+            row = base[base["line_id"] == line].iloc[0].to_dict()
+            row["line_id"] = f"{line}\t{period}"
+            if "active_customers" in own.columns:
+                row["customers"] = float(own["active_customers"].mean())
+            if "deal_messages" in own.columns:
+                row["messages"] = float(own["deal_messages"].mean())
+            rows.append(row)
+    scored = score_lines(pd.DataFrame(rows), scheme).table.set_index("line_id")
+    out = []
+    for line in ids:
+        b = scored.loc[f"{line}\tbefore"].to_dict()
+        a = scored.loc[f"{line}\tafter"].to_dict()
+        out.append({"line_id": line, "risk_before": float(b["risk"]),
+                    "risk_after": float(a["risk"]),
+                    "risk_change": float(a["risk"] - b["risk"]),
+                    "priority_before": float(b["priority"]),
+                    "priority_after": float(a["priority"]),
+                    "band_before": b["band"], "band_after": a["band"]})
+    return pd.DataFrame(out, columns=columns)
+
+
+def displacement(customers: pd.DataFrame, *, line_id: str, action_date: date | str,
+                 weeks: int = 8, min_shared: int = 2) -> pd.DataFrame:
+    """Lines that took over a disrupted line's customers after the action.
+
+    Old customers are those who contacted ``line_id`` in the ``weeks`` weeks before the
+    action; for every other line active in the ``weeks`` weeks from the action week on, the
+    old customers it now serves are counted. Lines sharing at least ``min_shared`` are
+    returned, ``new_line`` marking those first seen from the action week on (a new line in
+    the same market); the others are existing lines absorbing the demand.
+
+    Parameters
+    ----------
+    customers
+        ``line_id, customer, week`` (see :func:`line_customers`).
+
+    Returns
+    -------
+    DataFrame
+        ``line_id, first_seen, new_line, shared_customers, share_of_old_customers,
+        customers_after``, most shared first.
+
+    Examples
+    --------
+    >>> lc = pd.DataFrame({"line_id": ["L1", "L1", "L1", "L2", "L2", "L3"],
+    ...     "customer": ["a", "b", "c", "a", "b", "a"],
+    ...     "week": ["2024-01-01", "2024-01-01", "2024-01-01", "2024-01-15", "2024-01-15",
+    ...              "2024-01-15"]})
+    >>> displacement(lc, line_id="L1", action_date="2024-01-10")[
+    ...     ["line_id", "new_line", "shared_customers"]].values.tolist()
+    [['L2', True, 2]]
+    """
+    missing = [c for c in ("line_id", "customer", "week") if c not in customers.columns]
+    if missing:
+        raise ValidationError(f"displacement: no column(s) {', '.join(missing)}; need "
+                              "line_id, customer, week (see line_customers)")
+    frame = customers[["line_id", "customer", "week"]].copy()
+    frame["line_id"] = frame["line_id"].astype(str)
+    frame["week"] = _week_start(pd.to_datetime(frame["week"], format="mixed"))
+    if line_id not in set(frame["line_id"]):
+        raise ValidationError(f"displacement: line {line_id!r} has no customers in the table")
+    action = pd.Timestamp(action_date).normalize()
+    action_week = action - pd.Timedelta(days=action.weekday())
+    window = pd.Timedelta(days=7 * weeks)
+    old = set(frame.loc[(frame["line_id"] == line_id) & (frame["week"] < action_week)
+                        & (frame["week"] >= action_week - window), "customer"])
+    first_seen = frame.groupby("line_id")["week"].min()
+    later = frame[(frame["line_id"] != line_id) & (frame["week"] >= action_week)
+                  & (frame["week"] < action_week + window)]
+    rows = []
+    for other, group in later.groupby("line_id"):
+        served = set(group["customer"])
+        shared = len(served & old)
+        if shared >= min_shared:
+            rows.append({"line_id": other, "first_seen": first_seen[other],
+                         "new_line": bool(first_seen[other] >= action_week),
+                         "shared_customers": shared,
+                         "share_of_old_customers": shared / len(old) if old else 0.0,
+                         "customers_after": len(served)})
+    out = pd.DataFrame(rows, columns=["line_id", "first_seen", "new_line", "shared_customers",
+                                      "share_of_old_customers", "customers_after"])
+    return out.sort_values(["shared_customers", "line_id"], ascending=[False, True],
+                           kind="stable").reset_index(drop=True)
+
+
+# --- disruption log and national counts ---------------------------------------------------
+
+def _disruption_problems(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per row the reason it is unusable (or ""), parsed dates and closure types."""
+    text = {c: frame[c].astype("string").fillna("").str.strip() if c in frame.columns
+            else pd.Series("", index=frame.index, dtype="string") for c in DISRUPTION_COLUMNS}
+    when = _parse_dates(text["date"])
+    closure = text["closure_type"].str.lower().str.removeprefix("type").str.strip()
+    reason = pd.Series("", index=frame.index, dtype=object)
+    reason[~closure.isin(["", "1", "2", "1.0", "2.0"])] = (
+        "closure_type is not 1, 2 or blank (NCA county-line closure types)")
+    reason[~text["grading"].str.lower().isin(GRADINGS)] = (
+        "grading is not major, moderate or minor (NCA disruption grading)")
+    reason[text["action"].eq("")] = "action is blank; say what was done"
+    reason[when.isna()] = "date is not a date (use YYYY-MM-DD)"
+    reason[text["line_id"].eq("")] = "line_id is blank; name the line"
+    types = pd.to_numeric(closure.replace("", None), errors="coerce").astype("Int64")
+    return reason, when, types
+
+
+def _parse_dates(text: pd.Series) -> pd.Series:
+    iso = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    uk = pd.to_datetime(text, errors="coerce", format="%d/%m/%Y")
+    return iso.fillna(uk)
+
+
+def validate_disruption_log(log_frame: pd.DataFrame) -> pd.DataFrame:
+    """Check a disruption log and return it tidy (``date`` as dates, ``grading`` lower case,
+    ``closure_type`` 1/2/NA); raise :class:`ValidationError` naming the first bad row.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"line_id": ["L1"], "date": ["2024-03-01"], "action": ["warrant"],
+    ...                   "outcome": ["holder charged"], "grading": ["Major"],
+    ...                   "closure_type": ["1"]})
+    >>> validate_disruption_log(d)[["grading", "closure_type"]].values.tolist()
+    [['major', 1]]
+    """
+    missing = [c for c in ("line_id", "date", "action", "grading") if c not in log_frame.columns]
+    if missing:
+        raise ValidationError(f"disruption log: no column(s) {', '.join(missing)}; needs "
+                              f"{', '.join(DISRUPTION_COLUMNS)} (outcome, closure_type optional)")
+    reason, when, types = _disruption_problems(log_frame)
+    bad = reason.ne("")
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValidationError(f"disruption log row {i}: {reason.iloc[i]}")
+    out = log_frame.copy()
+    out["line_id"] = out["line_id"].astype(str).str.strip()
+    out["date"] = when
+    out["grading"] = out["grading"].astype(str).str.strip().str.lower()
+    out["closure_type"] = types
+    if "outcome" not in out.columns:
+        out["outcome"] = ""
+    return out[DISRUPTION_COLUMNS + [c for c in out.columns if c not in DISRUPTION_COLUMNS]]
+
+
+def add_disruption(log_frame: pd.DataFrame | None, *, line_id: str, date: date | str,
+                   action: str, outcome: str, grading: str,
+                   closure_type: int | None = None) -> pd.DataFrame:
+    """A new disruption log with one entry appended (the input is not changed).
+
+    Examples
+    --------
+    >>> d = add_disruption(None, line_id="L1", date="2024-03-01", action="warrant",
+    ...                    outcome="holder charged, line dead", grading="major", closure_type=1)
+    >>> national_counts(d)["lines_closed"]
+    1
+    """
+    row = pd.DataFrame({"line_id": [line_id], "date": [str(date)], "action": [action],
+                        "outcome": [outcome], "grading": [grading],
+                        "closure_type": ["" if closure_type is None else str(closure_type)]})
+    row = validate_disruption_log(row)
+    if log_frame is None or log_frame.empty:
+        return row
+    return pd.concat([validate_disruption_log(log_frame), row], ignore_index=True)
+
+
+def national_counts(log_frame: pd.DataFrame, *, start: date | str | None = None,
+                    end: date | str | None = None) -> dict[str, int]:
+    """The national outcome counts from a disruption log, optionally within [start, end].
+
+    ``lines_closed`` counts distinct lines with a type 1 or type 2 closure;
+    ``major_disruptions`` / ``moderate_disruptions`` / ``minor_disruptions`` count logged
+    actions by NCA grading.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"line_id": ["L1", "L1", "L2"], "grading": ["moderate", "major", "minor"],
+    ...     "date": ["2024-01-05", "2024-02-01", "2024-02-03"], "action": ["a", "b", "c"],
+    ...     "closure_type": ["", "2", ""]})
+    >>> c = national_counts(d)
+    >>> c["lines_closed"], c["major_disruptions"], c["moderate_disruptions"], c["actions"]
+    (1, 1, 1, 3)
+    """
+    d = validate_disruption_log(log_frame)
+    if start is not None:
+        d = d[d["date"] >= pd.Timestamp(start)]
+    if end is not None:
+        d = d[d["date"] <= pd.Timestamp(end)]
+    closed = d[d["closure_type"].notna()]
+    grading = d["grading"].value_counts()
+    return {
+        "actions": len(d),
+        "lines_disrupted": int(d["line_id"].nunique()),
+        "lines_closed": int(closed["line_id"].nunique()),
+        "closures_type_1": int(closed.loc[closed["closure_type"] == 1, "line_id"].nunique()),
+        "closures_type_2": int(closed.loc[closed["closure_type"] == 2, "line_id"].nunique()),
+        "major_disruptions": int(grading.get("major", 0)),
+        "moderate_disruptions": int(grading.get("moderate", 0)),
+        "minor_disruptions": int(grading.get("minor", 0)),
+    }
+
+
+# --- readers (the reader contract: every row accepted or rejected with a reason) ----------
+
+def _take_numbers(frame: pd.DataFrame, log_: RejectLog, column: str, *, integer: bool,
+                  yes_no: bool = False) -> pd.DataFrame:
+    text = frame[column].astype("string").fillna("").str.strip()
+    mapped = text.str.lower()
+    if yes_no:
+        mapped = mapped.map(lambda v: "1" if v in _TRUE else "0" if v in _FALSE else v)
+    values = pd.to_numeric(mapped.replace("", None), errors="coerce").astype("float64")
+    blank = text.eq("")
+    bad = ~blank & (values.isna() | (values < 0).fillna(False)
+                    | ((values % 1 != 0).fillna(False) if integer else False))
+    kind = "whole number" if integer else "number"
+    frame = log_.take(frame, bad, f"{column} is not a non-negative {kind}: '" + text + "'")
+    return frame.assign(**{column: values.loc[frame.index].where(~blank.loc[frame.index])})
+
+
+def read_lines(path: str | Path) -> ReadResult:
+    """Read a lines evidence CSV (``line_id`` + evidence and ``score_<item>`` columns).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "lines.csv")
+    >>> _ = open(p, "w").write("line_id,weapons,score_likelihood\\nA,2,3\\nB,x,\\nA,1,\\n")
+    >>> r = read_lines(p)
+    >>> r.data["line_id"].tolist(), r.rejects["reason"].tolist()
+    (['A'], ["weapons is not a non-negative number: 'x'", 'line_id A repeated'])
+    """
+    frame, log_, n = read_csv_rows(path, required=["line_id"], kind="lines evidence table")
+    frame["line_id"] = frame["line_id"].astype("string").str.strip()
+    frame = log_.take(frame, frame["line_id"].eq(""), "line_id is blank")
+    for column in frame.columns:
+        if column in NETWORK_EVIDENCE or column in INTEL_EVIDENCE:
+            frame = _take_numbers(frame, log_, column, integer=False)
+        elif column in INTEL_COUNTS or column.startswith("score_"):
+            frame = _take_numbers(frame, log_, column, integer=True)
+    frame = log_.take(frame, frame["line_id"].duplicated(),
+                      "line_id " + frame["line_id"].astype(str) + " repeated")
+    _check_ids(frame["line_id"].astype(str).tolist(), str(path))
+    return finish(frame.astype({"line_id": str}), log_, n, path)
+
+
+def read_intel(path: str | Path) -> ReadResult:
+    """Read an intelligence register CSV (``subject`` + intelligence columns, yes/no or counts).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "intel.csv")
+    >>> _ = open(p, "w").write("subject,weapons,date\\nA,yes,2024-01-02\\nB,1,someday\\n")
+    >>> r = read_intel(p)
+    >>> r.data["weapons"].tolist(), r.rejects["reason"].tolist()
+    ([1.0], ["date is not a date (use YYYY-MM-DD): 'someday'"])
+    """
+    frame, log_, n = read_csv_rows(path, required=["subject"], kind="intelligence register")
+    frame = log_.take(frame, frame["subject"].astype("string").str.strip().eq(""),
+                      "subject is blank")
+    for column in INTEL_EVIDENCE:
+        if column in frame.columns:
+            frame = _take_numbers(frame, log_, column, integer=True, yes_no=True)
+    if "date" in frame.columns:
+        text = frame["date"].astype("string").fillna("").str.strip()
+        when = _parse_dates(text)
+        frame = log_.take(frame, ~text.eq("") & when.isna(),
+                          "date is not a date (use YYYY-MM-DD): '" + text + "'")
+        frame = frame.assign(date=when.loc[frame.index])
+    return finish(frame, log_, n, path)
+
+
+def read_activity(path: str | Path) -> ReadResult:
+    """Read a weekly activity CSV (``line_id, week`` + ``deal_messages``,
+    ``active_customers``, ``drug_offences``; any of the three).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "act.csv")
+    >>> _ = open(p, "w").write("line_id,week,deal_messages\\nL1,2024-01-03,5\\nL1,x,2\\n")
+    >>> r = read_activity(p)
+    >>> r.data["week"].astype(str).tolist(), r.rows_rejected
+    (['2024-01-01'], 1)
+    """
+    frame, log_, n = read_csv_rows(path, required=["line_id", "week"],
+                                   kind="weekly activity table")
+    measures = [m for m in MEASURES if m in frame.columns]
+    if not measures:
+        raise DataFileError(path, f"has none of the measure columns {', '.join(MEASURES)}",
+                            fix="add deal_messages, active_customers or drug_offences per week")
+    frame["line_id"] = frame["line_id"].astype("string").str.strip()
+    frame = log_.take(frame, frame["line_id"].eq(""), "line_id is blank")
+    text = frame["week"].astype("string").fillna("").str.strip()
+    when = _parse_dates(text)
+    frame = log_.take(frame, when.isna(), "week is not a date (use YYYY-MM-DD): '" + text + "'")
+    frame = frame.assign(week=_week_start(when.loc[frame.index]))
+    for m in measures:
+        frame = _take_numbers(frame, log_, m, integer=True)
+    frame = log_.take(frame, frame.duplicated(["line_id", "week"]),
+                      "week repeated for this line (one row per line and week)")
+    _check_ids(frame["line_id"].astype(str).unique().tolist(), str(path))
+    return finish(frame.astype({"line_id": str}), log_, n, path)
+
+
+def read_disruption_log(path: str | Path) -> ReadResult:
+    """Read a disruption log CSV; rows with a bad date, grading or closure type are rejected.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "d.csv")
+    >>> _ = open(p, "w").write("line_id,date,action,outcome,grading,closure_type\\n"
+    ...     "L1,2024-03-01,warrant,charged,major,1\\nL2,2024-03-02,stop,none,huge,\\n")
+    >>> r = read_disruption_log(p)
+    >>> national_counts(r.data)["lines_closed"], r.rejects["reason"].tolist()
+    (1, ['grading is not major, moderate or minor (NCA disruption grading)'])
+    """
+    frame, log_, n = read_csv_rows(path, required=["line_id", "date", "action", "grading"],
+                                   kind="disruption log")
+    reason, _, _ = _disruption_problems(frame)
+    frame = log_.take(frame, reason.ne(""), reason)
+    return finish(validate_disruption_log(frame), log_, n, path)
+
+
+def read_line_customers(path: str | Path, *, key: bytes) -> ReadResult:
+    """Read ``line_id, customer, week``; customers are pseudonymised on reading.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "lc.csv")
+    >>> _ = open(p, "w").write("line_id,customer,week\\nL1,07700 900123,2024-01-01\\n")
+    >>> read_line_customers(p, key=b"k" * 32).data["customer"].str.startswith("P").tolist()
+    [True]
+    """
+    from geointel.privacy import pseudonymise
+
+    frame, log_, n = read_csv_rows(path, required=["line_id", "customer", "week"],
+                                   kind="line customers table")
+    text = frame["week"].astype("string").fillna("").str.strip()
+    when = _parse_dates(text)
+    frame = log_.take(frame, when.isna(), "week is not a date (use YYYY-MM-DD): '" + text + "'")
+    frame = log_.take(frame, frame["customer"].astype("string").str.strip().eq(""),
+                      "customer is blank")
+    frame = frame.assign(week=_week_start(when.loc[frame.index]),
+                         customer=pseudonymise(frame["customer"].astype(str), key),
+                         line_id=frame["line_id"].astype(str).str.strip())
+    _check_ids(frame["line_id"].unique().tolist(), str(path))
+    return finish(frame, log_, n, path)
