@@ -275,6 +275,89 @@ def _run_track(args: argparse.Namespace, settings: Settings) -> Summary:
     return summary
 
 
+# --- site ------------------------------------------------------------------------------
+
+def _add_site(sub: argparse._SubParsersAction) -> None:
+    p = verb_parser(sub, "site", help="choose new satellite clinic / naloxone point sites "
+                                      "(maximal covering, set covering or p-median), keeping "
+                                      "existing services open")
+    p.add_argument("--model", choices=["mclp", "lscp", "pmedian"], default="mclp",
+                   help="mclp: most weight within the threshold with p sites (default); "
+                        "lscp: fewest sites to cover --target-share; pmedian: least distance")
+    p.add_argument("-p", type=int, default=3, dest="p",
+                   help="number of NEW sites (mclp, pmedian; existing ones are extra; default 3)")
+    p.add_argument("--threshold", type=float, default=1600.0, metavar="METRES",
+                   help="coverage distance in metres (default 1600, about 20 minutes' walk)")
+    p.add_argument("--target-share", type=float, default=1.0, metavar="SHARE",
+                   help="lscp: share of the weight to cover, 0-1 (default 1)")
+    p.add_argument("--candidates", type=Path, metavar="CSV",
+                   help="candidate sites: site list, services register or NaPTAN Stops.csv "
+                        "(default: the sample's candidates.csv)")
+    p.add_argument("--existing", type=Path, metavar="CSV",
+                   help="existing services, fixed open (default: the sample's services.csv)")
+    p.add_argument("--existing-kind", action="append", metavar="KIND",
+                   help="keep only existing services of this kind, repeatable "
+                        "(e.g. treatment_hub, satellite)")
+    p.add_argument("--no-existing", action="store_true", help="ignore existing services")
+    p.add_argument("--weight", choices=["population", "need"], default="population",
+                   help="demand weight per LSOA: residents, or residents x need index")
+    p.add_argument("--recipe", type=Path, metavar="YAML",
+                   help="need-index recipe for --weight need (default models/need_index.yaml)")
+    p.add_argument("--area", action="append", metavar="CODE",
+                   help="local authority code, repeatable (default: settings areas)")
+    p.add_argument("--solver", choices=["cbc", "heuristic"], default="cbc",
+                   help="cbc: exact MILP within the time limit (default); heuristic: greedy + "
+                        "Lagrangian bound")
+    p.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="output directory (default: out/site)")
+    p.set_defaults(func=_run_site)
+
+
+def _run_site(args: argparse.Namespace, settings: Settings) -> Summary:
+    import pandas as pd
+
+    from geointel.area import area_from_settings
+    from geointel.errors import ValidationError
+    from geointel.opendata import OGL_ATTRIBUTION
+    from geointel.settings import PROJECT_ROOT
+    from geointel.siting import export_result, need_index, read_sites, site_layers
+
+    candidates = read_sites(args.candidates or settings.samples_dir / "candidates.csv")
+    existing = None
+    if not args.no_existing:
+        existing = read_sites(args.existing or settings.samples_dir / "services.csv")
+    with progress_bar("siting") as progress:
+        area = area_from_settings(settings, args.area, progress=progress)
+        demand = area.centroids()
+        demand["weight"] = demand["population"].fillna(0).astype(float)
+        if args.weight == "need":
+            need = need_index(area.lsoas, args.recipe or PROJECT_ROOT / "models/need_index.yaml")
+            if (need["need_index"] < 0).any():
+                raise ValidationError("--weight need: the recipe gives negative need values "
+                                      "(z-scores); use minmax or rank normalisation")
+            index = pd.Series(need["need_index"].to_numpy(), index=area.lsoas["lsoa_code"])
+            demand["weight"] *= demand["lsoa_code"].map(index).fillna(0.0).to_numpy()
+        ex = None
+        if existing is not None:
+            ex = existing.data
+            if args.existing_kind:
+                ex = ex[ex["kind"].isin(args.existing_kind)]
+        result = site_layers(demand, candidates.data, ex, model=args.model,
+                             weight_col="weight", p=args.p, threshold=args.threshold,
+                             target_share=args.target_share, demand_id_col="lsoa_code",
+                             site_id_col="site_id", solver=args.solver,
+                             time_limit=args.time_limit, progress=progress)
+    sites = pd.concat([candidates.data] + ([ex] if ex is not None else []), ignore_index=True)
+    files = export_result(result, demand, sites, args.out or Path("out") / "site",
+                          demand_id_col="lsoa_code", marking=settings.marking_partner,
+                          attribution=OGL_ATTRIBUTION)
+    reads = {"candidates": candidates.summary()}
+    if existing is not None:
+        reads["existing"] = existing.summary()
+    return {**result.summary(), "weight": args.weight, "inputs": reads, "files": files}
+
+
 # --- registry --------------------------------------------------------------------------
 
 VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -283,6 +366,7 @@ VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_data,
     _add_score,
     _add_track,
+    _add_site,
 ]
 
 

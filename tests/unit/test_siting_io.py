@@ -1,0 +1,112 @@
+"""Site layers, exports and the `geointel site` verb."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import Point
+
+from geointel.cli import main
+from geointel.errors import DataFileError
+from geointel.siting import export_result, read_sites, site_layers
+
+
+def test_read_sites_generic_csv_accounts_for_every_row(tmp_path) -> None:
+    path = tmp_path / "candidates.csv"
+    path.write_text(
+        "candidate_id,name,kind,latitude,longitude,easting,northing\n"
+        "C1,Library,library,,,588000,185000\n"
+        "C2,Hall,community_venue,51.54,0.71,,\n"
+        "C3,Nowhere,venue,,,,\n"
+        "C1,Again,library,,,588100,185100\n"
+        ",Blank,venue,,,588100,185100\n", encoding="utf-8")
+    r = read_sites(path)
+    assert r.data["site_id"].tolist() == ["C1", "C2"]
+    assert r.data.crs.to_epsg() == 27700
+    assert r.data["easting"].tolist()[0] == 588000.0
+    assert r.rows_read == 5 and r.rows_rejected == 3
+    reasons = dict(zip(r.rejects["line"], r.rejects["reason"], strict=True))
+    assert reasons[5] == "repeats an earlier site id" and reasons[6] == "candidate_id is blank"
+    assert "blank" in reasons[4]
+
+
+def test_read_sites_naptan_and_services(tmp_path) -> None:
+    stops = tmp_path / "Stops.csv"
+    stops.write_text("ATCOCode,CommonName,StopType,Easting,Northing,Status\n"
+                     "15800001,East Beach,BCT,594125,184768,active\n"
+                     "15800002,Old,BCT,594000,184000,inactive\n", encoding="utf-8")
+    r = read_sites(stops)
+    assert r.data[["site_id", "name", "kind"]].values.tolist() == [
+        ["15800001", "East Beach", "bus"]]
+    assert r.rows_rejected == 1
+    services = tmp_path / "services.csv"
+    services.write_text("service_id,name,kind,easting,northing\n"
+                        "S1,Hub,treatment_hub,588000,185000\n", encoding="utf-8")
+    assert read_sites(services).data[["site_id", "kind"]].values.tolist() == [
+        ["S1", "treatment_hub"]]
+
+
+def test_read_sites_missing_file(tmp_path) -> None:
+    with pytest.raises(DataFileError, match="does not exist"):
+        read_sites(tmp_path / "none.csv")
+
+
+def test_site_layers_and_export(tmp_path) -> None:
+    demand = gpd.GeoDataFrame({"lsoa_code": ["A", "B", "C"], "w": [100.0, 50.0, 10.0]},
+                              geometry=[Point(0, 0), Point(2000, 0), Point(10_000, 0)],
+                              crs="EPSG:27700")
+    cands = gpd.GeoDataFrame({"site_id": ["s1", "s2"], "name": ["Lib", "Hall"],
+                              "kind": ["library", "venue"]},
+                             geometry=[Point(100, 0), Point(9_900, 0)], crs="EPSG:27700")
+    existing = gpd.GeoDataFrame({"site_id": ["hub"], "name": ["Hub"], "kind": ["satellite"]},
+                                geometry=[Point(2100, 0)], crs="EPSG:27700")
+    r = site_layers(demand, cands, existing, model="mclp", weight_col="w", p=1, threshold=500,
+                    demand_id_col="lsoa_code", site_id_col="site_id")
+    assert r.selected == ("s1",)
+    files = export_result(r, demand, pd.concat([cands, existing], ignore_index=True),
+                          tmp_path / "out", demand_id_col="lsoa_code", marking="OFFICIAL",
+                          attribution="test")
+    sites = pd.read_csv(files["sites_csv"])
+    assert sites[["site_id", "status", "weight_covered", "easting"]].values.tolist() == [
+        ["hub", "existing", 50.0, 2100.0], ["s1", "new", 100.0, 100.0]]
+    assert sites["marginal_gain"].tolist()[1] == 100.0
+    layers = gpd.list_layers(files["gpkg"])["name"].tolist()
+    assert sorted(layers) == ["assignment", "sites"]
+    assignment = gpd.read_file(files["gpkg"], layer="assignment")
+    assert assignment["covered"].tolist() == [True, True, False]
+    summary = json.loads(Path(files["summary"]).read_text(encoding="utf-8"))
+    assert summary["marking"] == "OFFICIAL" and summary["objective"] == 150.0
+    assert summary["uncovered_points"] == 1
+
+
+def test_cli_site_missing_candidates_is_exit_1(tmp_path, capsys) -> None:
+    code = main(["site", "--candidates", str(tmp_path / "no.csv"), "--no-existing", "--json"])
+    assert code == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] is False and "no.csv" in out["error"]
+
+
+def test_cli_site_usage_error_is_exit_2() -> None:
+    assert main(["site", "--model", "pcenter"]) == 2
+
+
+@pytest.mark.sample
+def test_cli_site_on_the_sample(settings, tmp_path, monkeypatch, capsys) -> None:
+    if not (settings.samples_dir / "candidates.csv").is_file():
+        pytest.skip("sample not built (run `make sample`)")
+    monkeypatch.setenv("GEOINTEL_DATA_DIR", str(settings.data_dir))
+    code = main(["site", "--model", "mclp", "-p", "3", "--threshold", "1600",
+                 "--existing-kind", "treatment_hub", "--existing-kind", "satellite",
+                 "--out", str(tmp_path), "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["new_sites"] == 3 and out["status"] == "optimal"
+    assert out["coverage_after"] > out["coverage_before"]
+    sites = pd.read_csv(tmp_path / "sites.csv")
+    new = sites[sites["status"] == "new"]
+    assert len(new) == 3 and (new["marginal_gain"] > 0).all()
+    assert new["marginal_gain"].is_monotonic_decreasing
