@@ -870,10 +870,17 @@ def _compute(scheme: Scheme, harm_scores: np.ndarray, multiplier: np.ndarray,
 
 
 def _ranks(priority: np.ndarray) -> np.ndarray:
-    """Rank 1 = highest priority; ties share the best rank (column-wise for 2-D input)."""
-    from scipy import stats
+    """Rank 1 = highest priority; ties share the best rank (column-wise for 2-D input).
 
-    return stats.rankdata(-np.round(priority, 9), axis=0, method="min").astype(int)
+    >>> _ranks(np.array([3.0, 5.0, 3.0, 1.0])).tolist()
+    [2, 1, 2, 4]
+    """
+    values = -np.round(np.asarray(priority, dtype=float), 9)
+    columns = values.reshape(len(values), -1)
+    ordered = np.sort(columns, axis=0)
+    ranks = np.column_stack([np.searchsorted(ordered[:, j], columns[:, j], side="left") + 1
+                             for j in range(columns.shape[1])])
+    return ranks.reshape(values.shape).astype(int)
 
 
 def _fmt(value: float) -> str:
