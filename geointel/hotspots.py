@@ -145,10 +145,13 @@ def _weights_for(areas: gpd.GeoDataFrame, weights: object | None) -> object:
 
 @contextmanager
 def _quiet_esda() -> Iterator[None]:
-    """Silence esda's notice about its future default and 0/0 in undefined z-scores."""
+    """Silence esda's notice about its future default, libpysal's repeat of the component
+    count (logged by :func:`spatial_weights`) and 0/0 in undefined z-scores."""
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.filterwarnings("ignore", message="The alternative hypothesis",
                                 category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message="The weights matrix is not fully connected",
+                                category=UserWarning)
         yield
 
 
