@@ -18,7 +18,8 @@ Examples
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Literal
 
 import geopandas as gpd
@@ -174,6 +175,7 @@ def count_by_area(
     *,
     level: Level = "lsoa",
     assign: Literal["code", "point"] = "code",
+    weight: str | None = None,
 ) -> pd.DataFrame:
     """Records (offences, deaths) counted per area, every area listed, zeros included.
 
@@ -189,8 +191,11 @@ def count_by_area(
         ``"lsoa"``, ``"msoa"``, ``"ward"`` or ``"lad"``.
     assign
         ``"code"`` trusts the record's LSOA code (police.uk assign it on the full-
-        resolution boundaries); ``"point"`` places each point in the Area's polygons.
-        Records that fall outside the Area are logged and not counted.
+        resolution boundaries) and places records without a code by their point, if
+        they have one; ``"point"`` places every record by its point in the Area's
+        polygons. Records that fall outside the Area are logged and not counted.
+    weight
+        Column to sum instead of counting rows (e.g. ``count`` of a deaths register).
 
     Returns
     -------
@@ -205,6 +210,10 @@ def count_by_area(
     if assign == "code":
         _need(records, ["lsoa_code"], "records")
         where = records["lsoa_code"].astype("string")
+        placeable = where.isna() & _has_points(records)
+        if placeable.any():
+            where = where.copy()
+            where[placeable] = locate(records.loc[placeable], lsoas)
     elif assign == "point":
         where = locate(records, lsoas)
     else:
@@ -217,7 +226,12 @@ def count_by_area(
         log.info("%d of %d records are outside the Area's %d LSOAs (%d with no LSOA); "
                  "codes are expected as LSOA 2011 (E01...)", outside, len(where), len(known),
                  blank)
-    per_lsoa = where[inside].value_counts()
+    if weight is None:
+        per_lsoa = where[inside].value_counts()
+    else:
+        _need(records, [weight], "records")
+        amount = pd.to_numeric(records[weight], errors="coerce").fillna(0).to_numpy()
+        per_lsoa = pd.Series(amount[inside]).groupby(where[inside].to_numpy()).sum()
     table = pd.DataFrame({
         "lsoa_code": lsoas["lsoa_code"].astype(str).to_numpy(),
         "code": lsoas[code_col].astype(str).to_numpy(),
@@ -230,6 +244,15 @@ def count_by_area(
         name=("name", "first"), count=("count", "sum"), population=("population", "sum"),
         lsoas=("lsoa_code", "size")).reset_index()
     return out[["code", "name", "count", "population", "lsoas"]]
+
+
+def _has_points(records: pd.DataFrame) -> pd.Series:
+    """True for rows with a non-empty geometry (False for a plain DataFrame)."""
+    if not isinstance(records, gpd.GeoDataFrame) or records.geometry.name not in records:
+        return pd.Series(False, index=records.index)
+    geoms = records.geometry
+    return pd.Series(geoms.notna().to_numpy() & ~geoms.is_empty.fillna(True).to_numpy(),
+                     index=records.index)
 
 
 def poisson_interval(
@@ -554,3 +577,83 @@ def station_counts(
     out["offences"] = counts.astype("int64")
     return out.sort_values(["offences", id_column], ascending=[False, True],
                            kind="stable").reset_index(drop=True)
+
+
+def suppress_small(table: pd.DataFrame, *, threshold: int,
+                   count: str = "count") -> pd.DataFrame:
+    """Hide counts from 1 to ``threshold - 1`` (and the rates made from them).
+
+    Partner and public outputs of small counts (deaths, say) could identify people;
+    zeros are kept. A ``suppressed`` column says which rows were hidden.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"count": [0, 3, 12], "rate": [0.0, 1.5, 6.0]})
+    >>> suppress_small(t, threshold=5)["count"].tolist()
+    [0, <NA>, 12]
+    """
+    _need(table, [count], "table")
+    out = table.copy()
+    values = pd.to_numeric(out[count], errors="coerce")
+    hide = ((values >= 1) & (values < threshold)).to_numpy()
+    out[count] = values.round().astype("Int64")
+    out.loc[hide, count] = pd.NA
+    for col in ("rate", "rate_lower", "rate_upper", "comparison", "rank"):
+        if col in out.columns:
+            if out[col].dtype.kind == "f":
+                out.loc[hide, col] = np.nan
+            else:
+                out[col] = out[col].astype("object")
+                out.loc[hide, col] = None
+    out["suppressed"] = hide
+    return out
+
+
+def write_outputs(
+    out_dir: str | Path,
+    *,
+    stem: str,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    tables: Mapping[str, pd.DataFrame],
+    summary: Mapping[str, object],
+    marking: str,
+    attribution: str,
+) -> dict[str, str]:
+    """Write map layers to ``<stem>.gpkg``, tables to CSV and ``summary.json``.
+
+    Every file carries the protective ``marking``: the GeoPackage and CSVs through a
+    ``marking`` column, the summary at its top together with the data ``attribution``.
+    Returns the paths written, by name.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> t = pd.DataFrame({"code": ["A"], "count": [3]})
+    >>> paths = write_outputs(tempfile.mkdtemp(), stem="harm", layers={}, tables={"t": t},
+    ...                       summary={}, marking="OFFICIAL", attribution="OGL")
+    >>> sorted(paths)
+    ['summary', 't']
+    """
+    import json
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    if layers:
+        gpkg = out / f"{stem}.gpkg"
+        if gpkg.exists():
+            gpkg.unlink()
+        for i, (name, layer) in enumerate(layers.items()):
+            layer.assign(marking=marking).to_file(gpkg, layer=name, driver="GPKG",
+                                                  mode="w" if i == 0 else "a")
+        paths["gpkg"] = gpkg
+    for name, table in tables.items():
+        frame = pd.DataFrame(table.drop(columns="geometry", errors="ignore"))
+        frame.assign(marking=marking).to_csv(out / f"{name}.csv", index=False)
+        paths[name] = out / f"{name}.csv"
+    paths["summary"] = out / "summary.json"
+    body = {"marking": marking, "attribution": attribution, **summary}
+    paths["summary"].write_text(json.dumps(body, indent=2, default=str) + "\n",
+                                encoding="utf-8")
+    log.info("wrote %d files to %s", len(paths), out)
+    return {k: str(v) for k, v in paths.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -189,3 +190,37 @@ def test_station_counts_counts_each_station_and_sorts() -> None:
     got = harm.station_counts(pts, stations, distance=200)
     # (150, 0) is within 200 m of both S1 and S2
     assert got[["atco_code", "offences"]].values.tolist() == [["S1", 2], ["S2", 2], ["S3", 0]]
+
+
+def test_count_by_area_sums_a_weight_and_places_codeless_points() -> None:
+    deaths = offences([("A", 500, 500), (None, 2500, 500), (None, 9000, 9000)])
+    deaths["count"] = [2, 3, 4]
+    got = harm.count_by_area(deaths, lsoas(), weight="count").set_index("code")["count"]
+    assert got.to_dict() == {"A": 2, "B": 0, "C": 3, "D": 0}  # the third is outside
+
+
+def test_suppress_small_hides_counts_and_their_rates() -> None:
+    t = harm.add_rates(pd.DataFrame({"code": ["A", "B", "C"], "count": [0, 4, 5],
+                                     "population": [1000, 1000, 1000]}))
+    out = harm.suppress_small(t, threshold=5)
+    assert out["count"].tolist() == [0, pd.NA, 5]
+    assert math.isnan(out["rate"].iloc[1]) and out["comparison"].iloc[1] is None
+    assert out["suppressed"].tolist() == [False, True, False]
+    assert t["count"].tolist() == [0, 4, 5]  # input untouched
+
+
+def test_write_outputs_marks_every_file(tmp_path) -> None:
+    import json
+
+    layer = lsoas()
+    table = pd.DataFrame({"code": ["A"], "count": [3]})
+    paths = harm.write_outputs(tmp_path / "out", stem="harm", layers={"lsoa": layer},
+                               tables={"rates": table}, summary={"offences": 3},
+                               marking="OFFICIAL", attribution="OGL v3")
+    assert sorted(paths) == ["gpkg", "rates", "summary"]
+    back = gpd.read_file(paths["gpkg"], layer="lsoa")
+    assert len(back) == 4 and set(back["marking"]) == {"OFFICIAL"}
+    assert back.crs.to_epsg() == 27700
+    assert pd.read_csv(paths["rates"])["marking"].tolist() == ["OFFICIAL"]
+    assert json.loads(Path(paths["summary"]).read_text()) == {
+        "marking": "OFFICIAL", "attribution": "OGL v3", "offences": 3}
