@@ -1054,21 +1054,21 @@ def _pmedian_heuristic(d: np.ndarray, w: np.ndarray, base: np.ndarray, p: int, *
 
 
 def _lagrangian_pmedian(d: np.ndarray, w: np.ndarray, base: np.ndarray, p: int, upper: float,
-                        *, deadline: float, iterations: int = 300) -> float:
+                        *, start: np.ndarray, deadline: float, iterations: int = 1000) -> float:
     """Lagrangian lower bound for p-median (relaxing each demand's assignment constraint).
 
     For any multipliers ``lam``: ``sum(lam) + sum_i min(0, w_i*base_i - lam_i) +
     (sum of the p most negative rho_j)`` with ``rho_j = sum_i min(0, w_i d_ij - lam_i)`` is a
-    lower bound on the optimum.
+    lower bound on the optimum. ``start`` are the first multipliers: each demand's weighted
+    distance in the incumbent, so the first bound is the incumbent minus the p largest
+    single-site savings.
     """
     wd = w[:, None] * d
     wb = w * base
     has_base = np.isfinite(base)
     m = d.shape[1]
     k = min(p, m)
-    finite = np.where(np.isfinite(wd), wd, np.inf)
-    lam = np.minimum(np.where(has_base, wb, np.inf), finite.min(axis=1))
-    lam = np.where(np.isfinite(lam), lam, 0.0)
+    lam = np.where(np.isfinite(start), start, 0.0)
     best = -math.inf
     theta, stall = 2.0, 0
     for _ in range(iterations):
@@ -1187,12 +1187,16 @@ class PMedian(_Base):
         heur_deadline = start + min(time_limit * 0.25, 30.0)
         sel = _pmedian_heuristic(d, w, base, self.p, deadline=heur_deadline)
         value = self._objective(np.array([*fixed_cols, *free[sel]], dtype=np.int64))
-        bound = _lagrangian_pmedian(d, w, base, self.p, value, deadline=heur_deadline)
+        pairs = int((d < base[:, None]).sum())
+        exact = solver == "cbc" and pairs + d.shape[1] <= MAX_MILP_VARIABLES
+        current = np.minimum(base, d[:, sel].min(axis=1)) if sel else base
+        bound = _lagrangian_pmedian(
+            d, w, base, self.p, value, start=w * current,
+            deadline=start + time_limit * (0.5 if exact else 0.9))
         proved = value - bound <= _REL_TOL * max(1.0, value)
         method = "bound" if proved else "heuristic"
         if not proved and solver == "cbc":
-            pairs = int((d < base[:, None]).sum())
-            if pairs + d.shape[1] > MAX_MILP_VARIABLES:
+            if not exact:
                 log.warning("p-median too large for the exact solver (%d variables); returning "
                             "the heuristic answer with its gap", pairs)
             else:
