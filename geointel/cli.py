@@ -358,6 +358,52 @@ def _run_site(args: argparse.Namespace, settings: Settings) -> Summary:
     return {**result.summary(), "weight": args.weight, "inputs": reads, "files": files}
 
 
+# --- lines -----------------------------------------------------------------------------
+
+def _add_lines(sub: argparse._SubParsersAction) -> None:
+    p = verb_parser(sub, "lines", help="county lines from contact records: deal lines, "
+                    "rebrands, holders, runners, groups, footprints, disruption")
+    p.add_argument("--contacts", type=Path, nargs="+", required=True,
+                   help="contact record files (CSV or Parquet)")
+    p.add_argument("--intel", type=Path, help="line intelligence register (CSV)")
+    p.add_argument("--boundaries", type=Path, nargs="*", default=[],
+                   help="LSOA boundary files for footprints (GeoJSON/GeoPackage)")
+    p.add_argument("--out", type=Path, default=Path("lines_out"), help="output directory")
+    p.add_argument("--method", choices=("score", "model"), default="score",
+                   help="deal-line detection: transparent score or the trained classifier")
+    p.set_defaults(func=_run_lines)
+
+
+def _run_lines(args: argparse.Namespace, settings: Settings) -> Summary:
+    import pandas as pd
+
+    from geointel.io.contacts import read_contacts, read_intel
+    from geointel.network.export import write_outputs
+    from geointel.network.pipeline import analyse_lines
+    from geointel.privacy import load_key
+
+    key = load_key(settings.resolved_key_file())
+    with progress_bar("lines") as progress:
+        contacts = read_contacts(args.contacts, key=key, progress=progress)
+        intel = read_intel(args.intel, key=key) if args.intel else None
+        lsoas = None
+        if args.boundaries:
+            from geointel.io.boundaries import read_boundaries
+
+            parts = [read_boundaries(b).data for b in args.boundaries]
+            lsoas = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        result = analyse_lines(contacts.data, intel=intel.data if intel else None,
+                               lsoas=lsoas, method=args.method, seed=settings.seed,
+                               progress=progress)
+    paths = write_outputs(result, args.out, marking=settings.marking_police)
+    summary: Summary = {"contacts": contacts.summary()}
+    if intel is not None:
+        summary["intel"] = intel.summary()
+    summary.update(result.summary())
+    summary["outputs"] = {name: str(path) for name, path in paths.items()}
+    return summary
+
+
 # --- registry --------------------------------------------------------------------------
 
 VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -367,6 +413,7 @@ VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_score,
     _add_track,
     _add_site,
+    _add_lines,
 ]
 
 
