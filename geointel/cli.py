@@ -404,6 +404,181 @@ def _run_lines(args: argparse.Namespace, settings: Settings) -> Summary:
     return summary
 
 
+# --- harm / access ---------------------------------------------------------------------
+
+def _police_paths(given: list[Path] | None, settings: Settings) -> list[Path]:
+    """The police.uk files named, else every ``*-street.csv`` synced into the data dir."""
+    from geointel.errors import MissingDataError
+
+    if given:
+        return given
+    found = sorted((settings.data_dir / "police_uk").glob("*-street.csv"))
+    if not found:
+        raise MissingDataError(
+            f"no police.uk files in {settings.data_dir / 'police_uk'}; run `geointel data "
+            "sync` or pass --police FILE")
+    return found
+
+
+def _add_harm(sub: argparse._SubParsersAction) -> None:
+    p = verb_parser(sub, "harm", help="drug harm per LSOA/MSOA/ward/authority: counts, rates "
+                                      "with exact intervals, deprivation, hotspots, transport")
+    p.add_argument("--police", type=Path, nargs="+", metavar="CSV",
+                   help="police.uk street files or folders (default: the synced police_uk)")
+    p.add_argument("--crime-type", action="append", metavar="TYPE",
+                   help="police.uk crime type, repeatable (default: Drugs)")
+    p.add_argument("--start", metavar="YYYY-MM", help="first month (default: the first)")
+    p.add_argument("--end", metavar="YYYY-MM", help="last month (default: the last)")
+    p.add_argument("--area", action="append", metavar="CODE",
+                   help="local authority code, repeatable (default: settings areas)")
+    p.add_argument("--permutations", type=int, default=999,
+                   help="permutations for Gi* and LISA (default 999)")
+    p.add_argument("--no-fdr", action="store_true",
+                   help="no false-discovery-rate control of the hotspot tests")
+    p.add_argument("--stops", type=Path, nargs="+", metavar="CSV",
+                   help="NaPTAN Stops.csv files: offences near stops vs the expected share")
+    p.add_argument("--distance", type=float, default=200.0, metavar="METRES",
+                   help="'near a stop' distance (default 200 m)")
+    p.add_argument("--deaths", type=Path, metavar="CSV",
+                   help="deaths register: deaths per 100,000 per level (small numbers "
+                        "suppressed)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="output directory (default out/harm)")
+    p.set_defaults(func=_run_harm)
+
+
+def _run_harm(args: argparse.Namespace, settings: Settings) -> Summary:
+    from geointel import harm, hotspots
+    from geointel.area import area_from_settings
+    from geointel.io.police_uk import read_police_uk, select_crime_types
+    from geointel.opendata import OGL_ATTRIBUTION
+
+    types = args.crime_type or ["Drugs"]
+    with progress_bar("harm") as progress:
+        area = area_from_settings(settings, args.area, progress=progress)
+        police = read_police_uk(_police_paths(args.police, settings), progress=progress)
+        chosen = harm.select_period(select_crime_types(police.data, types),
+                                    start=args.start, end=args.end)
+        lsoas = area.lsoas
+        tables = {f"rates_{level}": harm.rate_table(chosen, lsoas, level=level)
+                  for level in ("lsoa", "msoa", "ward", "lad")}
+        counts = harm.count_by_area(chosen, lsoas)
+        deciles = harm.by_imd_decile(counts, lsoas)
+        deprivation = harm.deprivation_summary(counts, lsoas)
+        tables |= {"imd_deciles": deciles,
+                   "concentration_curve": harm.concentration_curve(counts, lsoas),
+                   "code_disagreements": harm.code_disagreements(chosen, lsoas)}
+        layer = lsoas[["lsoa_code", "lsoa_name", "ward_name", "lad_name", "population",
+                       "imd_decile", "geometry"]].merge(
+            tables["rates_lsoa"].drop(columns=["name", "population", "lsoas"]).rename(
+                columns={"code": "lsoa_code"}), on="lsoa_code", how="left")
+        layer["rate"] = layer["rate"].fillna(0.0)
+        w = hotspots.spatial_weights(layer)
+        layer = layer.join(hotspots.getis_ord(layer, "rate", seed=settings.seed, weights=w,
+                                              permutations=args.permutations,
+                                              fdr=not args.no_fdr))
+        layer = layer.join(hotspots.local_moran(layer, "rate", seed=settings.seed, weights=w,
+                                                permutations=args.permutations,
+                                                fdr=not args.no_fdr))
+        summary: Summary = {"police": police.summary(), "crime_types": types,
+                            "offences_in_area": int(counts["count"].sum()),
+                            "offences_outside_area": int(len(chosen) - counts["count"].sum()),
+                            "point_code_disagreements": len(tables["code_disagreements"]),
+                            "hotspot_bins": {str(k): int(v) for k, v in
+                                             layer["gi_bin"].value_counts().sort_index().items()},
+                            "lisa": {str(k): int(v) for k, v in
+                                     layer["lisa_label"].value_counts().items()},
+                            "deprivation": deprivation}
+        wards = tables["rates_ward"]
+        summary["top_wards"] = wards.loc[wards["rank"] <= 5, "name"].tolist()
+        if args.stops:
+            from geointel.io.naptan import read_naptan
+
+            stops = read_naptan(args.stops)
+            summary["stops"] = stops.summary()
+            summary["transport"] = harm.near_transport(chosen, stops.data, lsoas,
+                                                       distance=args.distance)
+            tables["stops"] = harm.station_counts(chosen, stops.data, distance=args.distance)
+        if args.deaths:
+            from geointel.io.deaths import read_deaths
+
+            deaths = read_deaths(args.deaths)
+            summary["deaths"] = deaths.summary()
+            for level in ("lsoa", "ward", "lad"):
+                table = harm.rate_table(deaths.data, lsoas, level=level, per=100_000)
+                tables[f"deaths_{level}"] = harm.suppress_small(
+                    table, threshold=settings.suppression_threshold)
+    files = harm.write_outputs(args.out or Path("out") / "harm", stem="harm",
+                               layers={"lsoa": layer}, tables=tables, summary=summary,
+                               marking=settings.marking_partner, attribution=OGL_ATTRIBUTION)
+    return {**summary, "wards": len(wards), "files": files,
+            "marking": settings.marking_partner}
+
+
+def _add_access(sub: argparse._SubParsersAction) -> None:
+    p = verb_parser(sub, "access", help="distance from every LSOA to naloxone, pharmacies and "
+                                        "treatment; coverage by time of week; gap areas")
+    p.add_argument("--services", type=Path, metavar="CSV",
+                   help="services register (default: the sample's services.csv)")
+    p.add_argument("--threshold", type=float, metavar="METRES",
+                   help="coverage distance along the route (default: --walk-minutes)")
+    p.add_argument("--walk-minutes", type=float, default=20.0,
+                   help="coverage as minutes of walking (default 20)")
+    p.add_argument("--speed", type=float, default=4.8, metavar="KMH",
+                   help="walking speed for --walk-minutes (default 4.8 km/h)")
+    p.add_argument("--detour", type=float, default=1.3,
+                   help="route length / straight line (default 1.3)")
+    p.add_argument("--network", type=Path, metavar="GRAPHML",
+                   help="road network (osmnx GraphML) for network distances instead")
+    p.add_argument("--area", action="append", metavar="CODE",
+                   help="local authority code, repeatable (default: settings areas)")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="output directory (default out/access)")
+    p.set_defaults(func=_run_access)
+
+
+def _run_access(args: argparse.Namespace, settings: Settings) -> Summary:
+    from geointel import access
+    from geointel.area import area_from_settings
+    from geointel.harm import write_outputs
+    from geointel.io.services import read_services
+    from geointel.opendata import OGL_ATTRIBUTION
+
+    services = read_services(args.services or settings.samples_dir / "services.csv")
+    network = access.load_road_network(args.network) if args.network else None
+    threshold = (args.threshold if args.threshold is not None
+                 else access.walking_threshold_m(args.walk_minutes, speed_kmh=args.speed))
+    weights = ["population", "imd_weighted_population", "lsoas"]
+    with progress_bar("access") as progress:
+        area = area_from_settings(settings, args.area, progress=progress)
+        lsoas = access.need_weights(area.lsoas)
+        table = access.lsoa_access(lsoas, services.data, detour=args.detour, network=network)
+        cov = access.coverage(table, threshold_m=threshold, weights=weights)
+        by_time = access.coverage_by_time(lsoas, services.data, threshold_m=threshold,
+                                          weights=weights, detour=args.detour,
+                                          network=network, progress=progress)
+        gaps = access.gap_areas(table, threshold_m=threshold)
+    population = cov.loc[cov["weight"] == "population"]
+    timed = by_time.loc[(by_time["kind"] == "any") & (by_time["weight"] == "population")]
+    summary: Summary = {
+        "services": services.summary(),
+        "threshold_m": round(float(threshold), 1),
+        "distances": "road network" if network is not None else f"straight x {args.detour}",
+        "coverage_population": dict(zip(population["kind"].tolist(),
+                                        population["share"].round(4).tolist(), strict=True)),
+        "coverage_by_time_any": dict(zip(timed["window"].tolist(),
+                                         timed["share"].round(4).tolist(), strict=True)),
+        "gap_lsoas": len(gaps),
+        "gap_population": int(gaps["population"].sum()),
+        "top_gaps": gaps["lsoa_code"].head(5).tolist(),
+    }
+    files = write_outputs(args.out or Path("out") / "access", stem="access",
+                          layers={"lsoa_access": table},
+                          tables={"coverage": cov, "coverage_by_time": by_time, "gaps": gaps},
+                          summary=summary, marking=settings.marking_partner,
+                          attribution=OGL_ATTRIBUTION)
+    return {**summary, "files": files, "marking": settings.marking_partner}
+
+
 # --- registry --------------------------------------------------------------------------
 
 VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -414,6 +589,8 @@ VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_track,
     _add_site,
     _add_lines,
+    _add_harm,
+    _add_access,
 ]
 
 

@@ -507,10 +507,11 @@ def near_transport(
 ) -> dict[str, float]:
     """Share of offences within ``distance`` metres of a stop, against what is expected.
 
-    Expected shares if offences ignored transport: by land area (share of the Area's
-    land within the distance of a stop) and by population (each LSOA's residents
-    apportioned by the share of its land within the distance). A binomial test compares
-    the observed count with the population-based expectation.
+    Only offences inside ``lsoas`` count. Expected shares if offences ignored transport:
+    by land area (share of the Area's land within the distance of a stop) and by
+    population (each LSOA's residents apportioned by the share of its land within the
+    distance). A binomial test compares the observed count with the population-based
+    expectation.
 
     Returns
     -------
@@ -525,6 +526,7 @@ def near_transport(
     zone = _buffer_union(stops, distance)
     polys = _bng(lsoas, "lsoas").to_numpy()
     pts = _bng(offences, "offences", distances=True).to_numpy()
+    pts = pts[locate(offences, lsoas).notna().to_numpy()]
     area = shapely.area(polys)
     covered = shapely.area(shapely.intersection(polys, zone))
     pop = pd.to_numeric(lsoas["population"], errors="coerce").fillna(0).to_numpy(dtype=float)

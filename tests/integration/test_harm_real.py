@@ -215,3 +215,42 @@ def test_access_on_the_sample_services(area: Area, tmp_path: Path) -> None:
     gaps = access.gap_areas(table, threshold_m=threshold)
     assert len(gaps) == int((table["dist_any"] > threshold).sum())
     assert gaps["population"].is_monotonic_decreasing
+
+
+def test_harm_and_access_verbs_write_outputs(mirror: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from geointel.cli import main
+    from geointel.samples import make_services
+
+    monkeypatch.setenv("GEOINTEL_DATA_DIR", str(mirror))
+    monkeypatch.chdir(tmp_path)
+    code = main(["harm", "--json", "--area", SOUTHEND, "--permutations", "199",
+                 "--stops", str(mirror / "naptan" / "158Stops.csv"), "--out", "harm"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["ok"] and out["wards"] == 17
+    assert set(out["top_wards"][:5]) >= NAMED_WARDS
+    police = out["police"]
+    assert police["rows_read"] == police["rows_accepted"] + police["rows_rejected"]
+    rates = pd.read_csv(tmp_path / "harm" / "rates_lsoa.csv")
+    assert rates["count"].sum() == out["offences_in_area"] and len(rates) == 107
+    assert sum(out["hotspot_bins"].values()) == 107
+    assert gpd.read_file(tmp_path / "harm" / "harm.gpkg", layer="lsoa")["gi_bin"].between(
+        -3, 3).all()
+    assert json.loads((tmp_path / "harm" / "summary.json").read_text())["marking"] == (
+        "OFFICIAL")
+
+    area = build_area([SOUTHEND], data_dir=mirror)
+    make_services(area.lsoas, seed=42).to_csv(tmp_path / "services.csv", index=False)
+    code = main(["access", "--json", "--area", SOUTHEND, "--services", "services.csv",
+                 "--threshold", "1000", "--out", "access"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["threshold_m"] == 1000.0
+    cov = pd.read_csv(tmp_path / "access" / "coverage.csv")
+    row = cov.loc[(cov["kind"] == "any") & (cov["weight"] == "population")].iloc[0]
+    assert out["coverage_population"]["any"] == pytest.approx(row["share"], abs=1e-4)
+    gaps = pd.read_csv(tmp_path / "access" / "gaps.csv")
+    assert out["gap_lsoas"] == len(gaps) and (gaps["distance_m"] > 1000).all()
+    assert main(["access", "--area", SOUTHEND, "--services", "missing.csv"]) == 1
