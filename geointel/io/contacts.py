@@ -158,15 +158,16 @@ def _load_file(con: Any, path: Path, fmt: str, i: int) -> tuple[str, pd.DataFram
     select = ", ".join(
         (f"CAST({_ident(stripped[c])} AS VARCHAR)" if c in stripped else "NULL::VARCHAR")
         + f" AS {c}" for c in (*REQUIRED, *OPTIONAL))
+    if fmt == "parquet":  # read in place: a view, no copy
+        con.execute(f"CREATE VIEW {table}_v AS SELECT {select}, {line_expr} AS _line "
+                    f"FROM {source}").fetchall()
+        return table, empty_rejects()
     try:
         con.execute(f"CREATE TABLE {table} AS SELECT {select}, {line_expr} AS _line "
-                    f"FROM {source}")
+                    f"FROM {source}").fetchall()
     except Exception as err:
         raise DataFileError(path, f"cannot be read ({err})",
                             fix=f"check that this is a {KIND} in UTF-8") from None
-    if fmt == "parquet":
-        con.execute(f"CREATE VIEW {table}_v AS SELECT * FROM {table}")
-        return table, empty_rejects()
     rejects = fetch(con, f"SELECT line, min(error_type) AS error_type, "
                     f"min(error_message) AS msg FROM rej{i} GROUP BY line ORDER BY line")
     _number_csv_lines(con, path, table, rejects["line"].tolist())
@@ -235,7 +236,7 @@ SELECT *,
     ELSE ''
   END AS reason
 FROM (
-  SELECT _file, _line,
+  SELECT _file, _file_no, _line,
     coalesce(trim(timestamp), '') AS ts_text,
     try_cast(regexp_replace(trim(timestamp), 'Z$', '') AS TIMESTAMP) AS ts,
     coalesce(trim(a_party), '') AS a_party,
@@ -301,7 +302,8 @@ def read_contacts(
         tables, reject_parts = [], []
         for i, (path, fmt) in enumerate(zip(files, formats, strict=True)):
             table, rejects = _load_file(con, path, fmt, i)
-            tables.append(f"SELECT *, {_q(str(path))} AS _file FROM {table}_v")
+            tables.append(f"SELECT *, {_q(str(path))} AS _file, {i} AS _file_no "
+                          f"FROM {table}_v")
             reject_parts.append(rejects)
             report(progress, i + 1, total, f"read {path.name}")
         con.execute("CREATE VIEW all_rows AS " + " UNION ALL ".join(tables))
@@ -345,7 +347,7 @@ def _pseudonymised(con: Any, key: bytes) -> pd.DataFrame:
         JOIN pseudonyms pb ON pb.raw = c.b_party
         LEFT JOIN pseudonyms pi ON pi.raw = c.imei AND c.imei <> ''
         WHERE c.reason = ''
-        ORDER BY c._file, c._line
+        ORDER BY c._file_no, c._line
     """)
     con.unregister("pseudonyms")
     frame[LINE] = frame[LINE].astype("int64")

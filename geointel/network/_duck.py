@@ -6,13 +6,15 @@ seconds); DuckDB is the embedded engine that runs it on one machine.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 
-def connect(*, threads: int | None = None) -> Any:
-    """A new in-memory DuckDB connection.
+def connect(*, threads: int | None = None, memory_limit: str = "4GB") -> Any:
+    """A new in-memory DuckDB connection that spills to a temporary folder past ``memory_limit``.
 
     >>> con = connect()
     >>> con.execute("SELECT 1 + 1").fetchall()
@@ -22,6 +24,9 @@ def connect(*, threads: int | None = None) -> Any:
 
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false").fetchall()
+    con.execute(f"SET memory_limit = '{memory_limit}'").fetchall()
+    spill = Path(tempfile.gettempdir()) / "geointel_duckdb"
+    con.execute(f"SET temp_directory = '{spill.as_posix()}'").fetchall()
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}").fetchall()
     return con

@@ -157,8 +157,11 @@ def chain_lines(deal: Sequence[str], links: pd.DataFrame,
 
 
 def attribute_holders(con: Any, deal: Sequence[str], *, min_rate: float = 0.8,
-                      min_hours: int = 5) -> pd.DataFrame:
+                      min_hours: int = 5, candidates: int = 50) -> pd.DataFrame:
     """The likely holder of each deal-line handset, from co-location.
+
+    Only the ``candidates`` handsets sharing most cell-hours with each line handset are
+    scored (the holder shares nearly every hour both are active, so is among them).
 
     Returns
     -------
@@ -172,12 +175,19 @@ def attribute_holders(con: Any, deal: Sequence[str], *, min_rate: float = 0.8,
           SELECT DISTINCT a AS h, cell, CAST(floor(t / {HOUR}.0) AS BIGINT) AS hr
           FROM rec WHERE cell IS NOT NULL),
         dl AS (SELECT loc.* FROM loc JOIN deal ON deal.h = loc.h),
-        same AS (
+        same_all AS (
           SELECT dl.h AS handset, x.h AS holder, count(DISTINCT dl.hr) AS same_cell_hours
           FROM dl JOIN loc x ON x.cell = dl.cell AND x.hr = dl.hr AND x.h <> dl.h
           WHERE x.h NOT IN (SELECT h FROM deal)
           GROUP BY 1, 2 HAVING count(DISTINCT dl.hr) >= {int(min_hours)}),
-        hours AS (SELECT DISTINCT h, hr FROM loc),
+        same AS (
+          SELECT handset, holder, same_cell_hours FROM (
+            SELECT *, row_number() OVER (PARTITION BY handset
+                                         ORDER BY same_cell_hours DESC, holder) AS k
+            FROM same_all) WHERE k <= {int(candidates)}),
+        hours AS (
+          SELECT DISTINCT loc.h, loc.hr FROM loc
+          WHERE loc.h IN (SELECT holder FROM same) OR loc.h IN (SELECT h FROM deal)),
         both_active AS (
           SELECT s.handset, s.holder, count(DISTINCT dh.hr) AS both_active_hours
           FROM same s JOIN hours dh ON dh.h = s.handset
