@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,18 +48,14 @@ def progress_bar(description: str) -> Iterator[Progress]:
         yield update
 
 
-def _print_summary(summary: Summary) -> None:
-    """Human-readable summary: one ``key: value`` line per item, nested dicts indented."""
-
-    def emit(prefix: str, value: Any) -> None:
+def _print_summary(summary: Summary, indent: int = 0) -> None:
+    """Human-readable summary: ``key: value`` lines, nested dicts indented under their key."""
+    for key, value in summary.items():
         if isinstance(value, dict):
-            print(f"{prefix}:" if prefix else "", end="\n" if prefix else "")
-            for k, v in value.items():
-                emit(f"{'  ' if prefix else ''}{k}", v)
+            print(f"{'  ' * indent}{key}:")
+            _print_summary(value, indent + 1)
         else:
-            print(f"{prefix}: {value}")
-
-    emit("", summary)
+            print(f"{'  ' * indent}{key}: {value}")
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -626,10 +623,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             print(json.dumps({"ok": False, "error": str(err)}))
         return 1
-    if args.json:
-        print(json.dumps({"ok": True, **summary}, default=str, indent=2))
-    else:
-        _print_summary(summary)
+    try:
+        if args.json:
+            print(json.dumps({"ok": True, **summary}, default=str, indent=2))
+        else:
+            _print_summary(summary)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. `geointel ... --json | head`: the reader left early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -27,3 +27,11 @@ def test_usage_errors_exit_2(capsys):
 def test_help_exits_0(capsys):
     assert main(["--help"]) == 0
     assert "VERB" in capsys.readouterr().out
+
+
+def test_human_summary_indents_every_level(capsys):
+    from geointel.cli import _print_summary
+
+    _print_summary({"police": {"rows_by_file": {"a.csv": {"accepted": 2}}}, "ok": 1})
+    assert capsys.readouterr().out.splitlines() == [
+        "police:", "  rows_by_file:", "    a.csv:", "      accepted: 2", "ok: 1"]
