@@ -6,12 +6,15 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SEED   ?= 42
 
-.PHONY: demo test setup data sample lint clean
+LEAFLET := 1.9.4
+VENDOR  := data/vendor
 
-demo: data sample
+.PHONY: demo test setup data sample vendor browser lint clean
+
+demo: data sample vendor
 	$(BIN)/streamlit run app.py
 
-test: data sample
+test: data sample vendor browser
 	$(BIN)/python -m pytest -q
 
 setup: $(VENV)/.installed
@@ -30,9 +33,28 @@ sample: setup
 	@test -f data/pseudonym.key || $(BIN)/geointel key new
 	$(BIN)/geointel sample build --seed $(SEED)
 
+# Leaflet, inlined into HTML maps so they open with no network (from the npm registry).
+vendor: $(VENDOR)/leaflet/leaflet.js
+
+$(VENDOR)/leaflet/leaflet.js:
+	@command -v npm >/dev/null || { echo "needs npm (Node.js) to obtain Leaflet $(LEAFLET)"; exit 2; }
+	rm -rf $(VENDOR)/leaflet $(VENDOR)/tmp && mkdir -p $(VENDOR)/tmp
+	cd $(VENDOR)/tmp && npm pack --silent leaflet@$(LEAFLET) >/dev/null
+	tar -xzf $(VENDOR)/tmp/leaflet-$(LEAFLET).tgz -C $(VENDOR)/tmp
+	mv $(VENDOR)/tmp/package/dist $(VENDOR)/leaflet && rm -rf $(VENDOR)/tmp
+
+# Debian's chromium for the browser tests (playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null || { \
+	  command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] || { \
+	    echo "browser tests need Debian's chromium: apt-get install chromium"; exit 2; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 lint: setup
 	$(BIN)/ruff check geointel tests app.py app_pages benchmarks
 	$(BIN)/mypy geointel
 
 clean:
-	rm -rf $(VENV) data/open data/manifest.json data/samples/*/ out
+	# keeps data/pseudonym.key: a new key would orphan every pseudonymised output
+	rm -rf $(VENV) out data/vendor
+	find data -type f ! -name README.md ! -name pseudonym.key -delete

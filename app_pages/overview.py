@@ -3,9 +3,11 @@
 import streamlit as st
 
 from app_pages import _cached
+from app_pages._auth import require
 from geointel.errors import GeointelError
 
 st.title("Overview")
+require("page:overview")
 cfg = _cached.settings()
 try:
     area = _cached.area(cfg.areas, str(cfg.data_dir))

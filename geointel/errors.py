@@ -80,3 +80,7 @@ def require(module: str, *, extra: str) -> object:
         raise DependencyError(
             f"{module} is not installed. Fix: pip install 'geointel[{extra}]'"
         ) from err
+
+
+class AccessDenied(GeointelError, PermissionError):
+    """The signed-in role may not use this page, layer or export."""

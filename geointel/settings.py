@@ -46,6 +46,12 @@ class Settings:
         Seed of every random step.
     suppression_threshold
         Counts from 1 to ``suppression_threshold - 1`` are suppressed in partner outputs.
+    accounts_file
+        Local app accounts (hashed passwords, roles); ``data_dir/accounts.toml`` if unset.
+    audit_file
+        Append-only audit log; ``data_dir/audit.sqlite`` if unset.
+    upload_max_mb
+        Largest file the app accepts as an upload.
     """
 
     data_dir: Path = PROJECT_ROOT / "data"
@@ -56,10 +62,24 @@ class Settings:
     suppression_threshold: int = 5
     marking_police: str = "OFFICIAL-SENSITIVE"
     marking_partner: str = "OFFICIAL"
+    accounts_file: Path | None = None
+    audit_file: Path | None = None
+    upload_max_mb: int = 50
 
     @property
     def samples_dir(self) -> Path:
         return self.data_dir / "samples"
+
+    @property
+    def published_dir(self) -> Path:
+        """Briefings published for the viewer role."""
+        return self.data_dir / "published"
+
+    def resolved_accounts_file(self) -> Path:
+        return self.accounts_file or self.data_dir / "accounts.toml"
+
+    def resolved_audit_file(self) -> Path:
+        return self.audit_file or self.data_dir / "audit.sqlite"
 
     def resolved_key_file(self) -> Path:
         """The key file to use: the configured one or ``data_dir/pseudonym.key``."""
@@ -81,7 +101,7 @@ def _convert(name: str, value: Any, default: Any, source: str) -> Any:
         if name == "areas":
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(a.strip() for a in items if a.strip())
-        if name in {"data_dir", "mirror", "key_file"}:
+        if name in {"data_dir", "mirror", "key_file", "accounts_file", "audit_file"}:
             return Path(value).expanduser() if value not in ("", None) else None
         if isinstance(default, int):
             return int(value)

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.mirror
 def test_overview_shows_the_set_area():
     at = streamlit_testing.AppTest.from_file(str(ROOT / "app_pages" / "overview.py"),
                                              default_timeout=120)
+    at.session_state["role"] = "planner"
     at.run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
@@ -31,3 +32,17 @@ def test_app_entry_opens_on_overview():
     at.run()
     assert not at.exception
     assert at.title[0].value == "Overview"
+
+
+@pytest.mark.parametrize(("role", "shown"), [
+    (None, "Please sign in."),
+    ("viewer", "Your role (viewer) may not open this page."),
+])
+def test_overview_refuses_other_roles(role, shown):
+    at = streamlit_testing.AppTest.from_file(str(ROOT / "app_pages" / "overview.py"),
+                                             default_timeout=120)
+    if role:
+        at.session_state["role"] = role
+    at.run()
+    assert [e.value for e in at.error] == [shown]
+    assert not at.metric
