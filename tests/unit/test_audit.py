@@ -1,0 +1,137 @@
+"""The audit log: append-only, complete details, no credentials, a chain that shows tampering."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+
+import pytest
+
+from geointel import audit
+from geointel.errors import DataFileError, PrivacyError, ValidationError
+from geointel.privacy import key_fingerprint
+
+
+@pytest.fixture
+def log(tmp_path):
+    path = tmp_path / "logs" / "audit.sqlite"
+    audit.record(path, "sign_in", user="ann", role="planner", method="local")
+    audit.record(path, "export", user="ann", role="planner", what="harm map",
+                 marking="OFFICIAL", file="harm.gpkg")
+    audit.record(path, "override", user="bo", role="analyst", line="L3", item="harm",
+                 old=2, new=4, reason="two seizures")
+    audit.record(path, "data_load", user="bo", role="analyst", file="contacts.csv",
+                 rows_read=10, accepted=9, rejected=1)
+    audit.record(path, "sign_in_failed", user="eve", role=None)
+    return path
+
+
+def test_events_are_read_back_in_order_with_their_details(log):
+    events = audit.read_events(log)
+    assert events["id"].tolist() == [1, 2, 3, 4, 5]
+    assert events["event"].tolist() == ["sign_in", "export", "override", "data_load",
+                                        "sign_in_failed"]
+    assert events["user"].tolist() == ["ann", "ann", "bo", "bo", "eve"]
+    assert events["role"].tolist()[:4] == ["planner", "planner", "analyst", "analyst"]
+    assert events["role"].isna().tolist()[4]
+    assert events["detail"][1] == {"what": "harm map", "marking": "OFFICIAL", "file": "harm.gpkg"}
+    assert events["detail"][2] == {"line": "L3", "item": "harm", "old": 2, "new": 4,
+                                   "reason": "two seizures"}
+    assert str(events["when"].dt.tz) == "UTC"
+    assert events["when"].is_monotonic_increasing
+
+
+def test_read_events_filters_by_event(log):
+    loads = audit.read_events(log, event="data_load")
+    assert loads["user"].tolist() == ["bo"]
+    assert loads["detail"][0] == {"file": "contacts.csv", "rows_read": 10, "accepted": 9,
+                                  "rejected": 1}
+    with pytest.raises(ValidationError, match="'login' is not one of"):
+        audit.read_events(log, event="login")
+
+
+def test_missing_log_reads_as_empty(tmp_path):
+    events = audit.read_events(tmp_path / "none.sqlite")
+    assert events.columns.tolist() == audit.COLUMNS
+    assert len(events) == 0
+    assert not (tmp_path / "none.sqlite").exists()
+    assert audit.verify_chain(tmp_path / "none.sqlite") == 0
+
+
+def test_log_file_is_private(log):
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE events SET user = 'mallory' WHERE id = 2",
+    "UPDATE events SET detail = '{}'",
+    "DELETE FROM events WHERE id = 1",
+    "DELETE FROM events",
+])
+def test_update_and_delete_are_refused(log, sql):
+    con = sqlite3.connect(log)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        con.execute(sql)
+    con.close()
+    assert len(audit.read_events(log)) == 5
+    assert audit.verify_chain(log) == 5
+
+
+def test_chain_shows_a_row_changed_with_the_triggers_dropped(log):
+    con = sqlite3.connect(log)
+    con.execute("DROP TRIGGER events_no_update")
+    con.execute("UPDATE events SET user = 'mallory' WHERE id = 2")
+    con.commit()
+    con.close()
+    with pytest.raises(DataFileError, match="audit row 2 does not follow"):
+        audit.verify_chain(log)
+
+
+def test_chain_shows_a_row_removed_with_the_triggers_dropped(log):
+    con = sqlite3.connect(log)
+    con.execute("DROP TRIGGER events_no_delete")
+    con.execute("DELETE FROM events WHERE id = 3")
+    con.commit()
+    con.close()
+    with pytest.raises(DataFileError, match="audit row 4 does not follow"):
+        audit.verify_chain(log)
+
+
+@pytest.mark.parametrize(("event", "detail", "message"), [
+    ("login", {}, "'login' is not one of"),
+    ("export", {"what": "pack"}, "needs detail marking"),
+    ("override", {"line": "L1", "item": "harm", "old": 1, "new": 2}, "needs detail reason"),
+    ("data_load", {"file": "x.csv"}, "needs detail rows_read, accepted, rejected"),
+    ("sign_in_failed", {"password": "hunter2hunter2"}, "looks like a credential"),
+    ("sign_in", {"oidc_token": "abc"}, "looks like a credential"),
+])
+def test_bad_events_are_refused_and_nothing_is_written(tmp_path, event, detail, message):
+    path = tmp_path / "a.sqlite"
+    with pytest.raises(ValidationError, match=message):
+        audit.record(path, event, user="ann", role="planner", **detail)
+    assert len(audit.read_events(path)) == 0
+
+
+def test_not_an_audit_file_is_named(tmp_path):
+    path = tmp_path / "audit.sqlite"
+    path.write_text("this is not sqlite at all, just text " * 50)
+    with pytest.raises(DataFileError, match="cannot be used as the audit log"):
+        audit.read_events(path)
+
+
+def test_checked_key_refuses_a_key_other_than_the_recorded_one(tmp_path):
+    path, key_file = tmp_path / "a.sqlite", tmp_path / "pseudonym.key"
+    key_file.write_text("11" * 32)
+    assert audit.checked_key(path, key_file, env={}) == bytes([0x11]) * 32  # nothing recorded
+    audit.record(path, "data_load", user="bo", role="analyst", file="contacts.csv",
+                 rows_read=3, accepted=3, rejected=0,
+                 key_fingerprint=key_fingerprint(bytes([0x11]) * 32))
+    audit.record(path, "data_load", user="ann", role="planner", file="services.csv",
+                 rows_read=3, accepted=3, rejected=0)  # not pseudonymised: no fingerprint
+    assert audit.checked_key(path, key_file, env={}) == bytes([0x11]) * 32
+    env = {"GEOINTEL_PSEUDONYM_KEY": "22" * 32}
+    with pytest.raises(PrivacyError, match=r"data loaded from contacts\.csv on .* another key"):
+        audit.checked_key(path, key_file, env=env)
+    key_file.unlink()
+    with pytest.raises(PrivacyError, match="no pseudonymisation key"):
+        audit.checked_key(path, key_file, env={})
