@@ -583,23 +583,30 @@ def station_counts(
 
 def suppress_small(table: pd.DataFrame, *, threshold: int,
                    count: str = "count") -> pd.DataFrame:
-    """Hide counts from 1 to ``threshold - 1`` (and the rates made from them).
+    """Hide counts from 1 to ``threshold - 1``, their complements, and their rates.
 
     Partner and public outputs of small counts (deaths, say) could identify people;
-    zeros are kept. A ``suppressed`` column says which rows were hidden.
+    zeros are kept. The area total is published (the ``benchmark`` rate gives it away),
+    so :func:`geointel.privacy.suppress_small_counts` also hides the smallest other
+    count when only one would be hidden. A ``suppressed`` column says which rows were
+    hidden; their rates, intervals, comparison and rank are blanked too.
 
     Examples
     --------
-    >>> t = pd.DataFrame({"count": [0, 3, 12], "rate": [0.0, 1.5, 6.0]})
+    >>> t = pd.DataFrame({"count": [0, 3, 8, 12], "rate": [0.0, 1.5, 4.0, 6.0]})
     >>> suppress_small(t, threshold=5)["count"].tolist()
-    [0, <NA>, 12]
+    [0, <NA>, <NA>, 12]
     """
+    from geointel.privacy import suppress_small_counts
+
     _need(table, [count], "table")
-    out = table.copy()
-    values = pd.to_numeric(out[count], errors="coerce")
-    hide = ((values >= 1) & (values < threshold)).to_numpy()
-    out[count] = values.round().astype("Int64")
-    out.loc[hide, count] = pd.NA
+    values = pd.to_numeric(table[count], errors="coerce")
+    if values.isna().any():
+        raise ValidationError(f"table: column {count!r} has {int(values.isna().sum())} missing "
+                              "or non-numeric counts; fill them with 0 before suppression")
+    out = suppress_small_counts(table.assign(**{count: values.round()}), columns=[count],
+                                threshold=threshold)
+    hide = out.pop(f"{count}_suppressed").to_numpy()
     for col in ("rate", "rate_lower", "rate_upper", "comparison", "rank"):
         if col in out.columns:
             if out[col].dtype.kind == "f":
