@@ -160,7 +160,22 @@ class RejectLog:
         return out.sort_values(["file", "line"], kind="stable").reset_index(drop=True)
 
 
-def _decode(path: Path, raw: bytes) -> str:
+def decode_csv(path: str | Path, raw: bytes) -> str:
+    """The text of CSV bytes, refusing empty, ZIP, binary/UTF-16, HTML and non-UTF-8 input.
+
+    Every reader goes through this (via :func:`read_csv_rows`), and uploads are sniffed
+    with it before they are saved. ``path`` only names the file in the error.
+
+    Examples
+    --------
+    >>> decode_csv("x.csv", b"\\xef\\xbb\\xbfa,b\\n1,2\\n")
+    'a,b\\n1,2\\n'
+    >>> decode_csv("x.csv", b"<!DOCTYPE html><p>Not found")
+    Traceback (most recent call last):
+    ...
+    geointel.errors.DataFileError: x.csv: is an HTML page, not a CSV. Fix: the download \
+probably failed; download the CSV again
+    """
     if not raw.strip():
         raise DataFileError(path, "is empty", fix="check the export or download it again")
     if raw.startswith(b"PK\x03\x04"):
@@ -225,7 +240,7 @@ def read_csv_rows(
     if not path.is_file():
         raise DataFileError(path, f"does not exist (expected a {kind})",
                             fix="check the path, or run `geointel data sync`")
-    text = _decode(path, path.read_bytes())
+    text = decode_csv(path, path.read_bytes())
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]
