@@ -26,6 +26,10 @@ from geointel.settings import Settings, load_settings
 
 log = logging.getLogger("geointel")
 Summary = dict[str, Any]
+#: The role each exporting verb runs as (the CLI is the police analyst's and the partnership
+#: planner's tool); the exporters check it against geointel.auth like the app's downloads.
+CLI_ROLES = {"lines": "analyst", "harm": "analyst", "site": "planner", "access": "planner",
+             "brief:operation": "analyst", "brief:board": "planner"}
 
 
 @contextmanager
@@ -348,7 +352,7 @@ def _run_site(args: argparse.Namespace, settings: Settings) -> Summary:
     sites = pd.concat([candidates.data] + ([ex] if ex is not None else []), ignore_index=True)
     files = export_result(result, demand, sites, args.out or Path("out") / "site",
                           demand_id_col="lsoa_code", marking=settings.marking_partner,
-                          attribution=OGL_ATTRIBUTION)
+                          attribution=OGL_ATTRIBUTION, role=CLI_ROLES["site"])
     reads = {"candidates": candidates.summary()}
     if existing is not None:
         reads["existing"] = existing.summary()
@@ -506,7 +510,8 @@ def _run_harm(args: argparse.Namespace, settings: Settings) -> Summary:
                     table, threshold=settings.suppression_threshold)
     files = harm.write_outputs(args.out or Path("out") / "harm", stem="harm",
                                layers={"lsoa": layer}, tables=tables, summary=summary,
-                               marking=settings.marking_partner, attribution=OGL_ATTRIBUTION)
+                               marking=settings.marking_partner, attribution=OGL_ATTRIBUTION,
+                               role=CLI_ROLES["harm"])
     return {**summary, "wards": len(wards), "files": files,
             "marking": settings.marking_partner}
 
@@ -572,7 +577,8 @@ def _run_access(args: argparse.Namespace, settings: Settings) -> Summary:
                           layers={"lsoa_access": table},
                           tables={"coverage": cov, "coverage_by_time": by_time, "gaps": gaps},
                           summary=summary, marking=settings.marking_partner,
-                          attribution=OGL_ATTRIBUTION)
+                          attribution=OGL_ATTRIBUTION, role=CLI_ROLES["access"],
+                          capability="export:access")
     return {**summary, "files": files, "marking": settings.marking_partner}
 
 

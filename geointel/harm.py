@@ -627,12 +627,16 @@ def write_outputs(
     summary: Mapping[str, object],
     marking: str,
     attribution: str,
+    role: str = "analyst",
+    capability: str = "export:harm",
 ) -> dict[str, str]:
     """Write map layers to ``<stem>.gpkg``, tables to CSV and ``summary.json``.
 
     Every file carries the protective ``marking``: the GeoPackage and CSVs through a
-    ``marking`` column, the summary at its top together with the data ``attribution``.
-    Returns the paths written, by name.
+    ``marking`` column, the summary at its top together with the data ``attribution``
+    (through :func:`geointel.exports.export_layers`, which also writes ``MARKING.txt``).
+    ``role`` must hold ``capability`` (``export:harm``; the access outputs use
+    ``export:access``). Returns the paths written, by name.
 
     Examples
     --------
@@ -643,26 +647,13 @@ def write_outputs(
     >>> sorted(paths)
     ['summary', 't']
     """
-    import json
+    from geointel.exports import export_layers
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    if layers:
-        gpkg = out / f"{stem}.gpkg"
-        if gpkg.exists():
-            gpkg.unlink()
-        for i, (name, layer) in enumerate(layers.items()):
-            layer.assign(marking=marking).to_file(gpkg, layer=name, driver="GPKG",
-                                                  mode="w" if i == 0 else "a")
-        paths["gpkg"] = gpkg
-    for name, table in tables.items():
-        frame = pd.DataFrame(table.drop(columns="geometry", errors="ignore"))
-        frame.assign(marking=marking).to_csv(out / f"{name}.csv", index=False)
-        paths[name] = out / f"{name}.csv"
-    paths["summary"] = out / "summary.json"
-    body = {"marking": marking, "attribution": attribution, **summary}
-    paths["summary"].write_text(json.dumps(body, indent=2, default=str) + "\n",
-                                encoding="utf-8")
-    log.info("wrote %d files to %s", len(paths), out)
-    return {k: str(v) for k, v in paths.items()}
+    files = export_layers(Path(out_dir), layers=layers, tables=tables, marking=marking,
+                          role=role, capability=capability, formats=("gpkg", "csv"),
+                          summary=summary, stem=stem, attribution=attribution)
+    paths = {name: str(files[f"{name}.csv"]) for name in tables}
+    if f"{stem}.gpkg" in files:
+        paths["gpkg"] = str(files[f"{stem}.gpkg"])
+    paths["summary"] = str(files["summary.json"])
+    return paths

@@ -1431,18 +1431,19 @@ def export_result(
     site_id_col: str = "site_id",
     marking: str = "OFFICIAL",
     attribution: str = "",
+    role: str = "planner",
 ) -> dict[str, str]:
     """Write the chosen sites and the assignment as GeoPackage + CSV, and a JSON summary.
 
     ``sites`` holds every candidate and existing site (``site_id_col``, optional ``name`` and
     ``kind``); ``demand`` every demand point (``demand_id_col``). Files: ``siting.gpkg``
-    (layers ``sites`` and ``assignment``, EPSG:27700), ``sites.csv``, ``assignment.csv``,
-    ``summary.json`` (with the protective marking and data attribution). Returns their paths.
+    (layers ``sites`` and ``assignment``, EPSG:27700, with a ``marking`` column),
+    ``sites.csv``, ``assignment.csv``, ``MARKING.txt``, ``summary.json`` (with the protective
+    marking and data attribution), written by :func:`geointel.exports.export_layers` after
+    checking that ``role`` may use ``export:siting``. Returns their paths.
     """
-    import json
+    from geointel.exports import export_layers
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     chosen = pd.DataFrame({"site_id": list(result.existing) + list(result.selected),
                            "status": ["existing"] * len(result.existing)
                            + ["new"] * len(result.selected)})
@@ -1465,20 +1466,20 @@ def export_result(
                         "geometry": demand.geometry.to_numpy()})
     assign_geo = gpd.GeoDataFrame(a.merge(dem, on="demand_id", how="left"),
                                   geometry="geometry", crs=demand.crs)
-    paths = {"gpkg": out / "siting.gpkg", "sites_csv": out / "sites.csv",
-             "assignment_csv": out / "assignment.csv", "summary": out / "summary.json"}
-    if paths["gpkg"].exists():
-        paths["gpkg"].unlink()
-    site_geo.to_file(paths["gpkg"], layer="sites", driver="GPKG")
-    assign_geo.to_file(paths["gpkg"], layer="assignment", driver="GPKG", mode="a")
-    for geo, key in ((site_geo, "sites_csv"), (assign_geo, "assignment_csv")):
+    tables = {}
+    for name, geo in (("sites", site_geo), ("assignment", assign_geo)):
         table = pd.DataFrame(geo.drop(columns="geometry"))
         table["easting"] = geo.geometry.x.round(1)
         table["northing"] = geo.geometry.y.round(1)
-        table.to_csv(paths[key], index=False)
-    summary = {"marking": marking, "attribution": attribution, **result.summary()}
-    paths["summary"].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return {k: str(v) for k, v in paths.items()}
+        tables[name] = table
+    files = export_layers(Path(out_dir), layers={"sites": site_geo, "assignment": assign_geo},
+                          tables=tables, marking=marking, role=role, capability="export:siting",
+                          formats=("gpkg", "csv"), summary=result.summary(), stem="siting",
+                          attribution=attribution, marking_column=False)
+    paths = {"gpkg": files.get("siting.gpkg"), "sites_csv": files["sites.csv"],
+             "assignment_csv": files["assignment.csv"], "marking": files["MARKING.txt"],
+             "summary": files["summary.json"]}
+    return {k: str(v) for k, v in paths.items() if v is not None}
 
 
 # --- need index ----------------------------------------------------------------------------
