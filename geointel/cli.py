@@ -582,6 +582,89 @@ def _run_access(args: argparse.Namespace, settings: Settings) -> Summary:
     return {**summary, "files": files, "marking": settings.marking_partner}
 
 
+# --- users -----------------------------------------------------------------------------
+
+NEW_PASSWORD_ENV = "GEOINTEL_NEW_PASSWORD"
+
+
+def _add_users(sub: argparse._SubParsersAction) -> None:
+    p = verb_parser(sub, "users", help="app accounts: local users (argon2id-hashed passwords) "
+                                       "and OpenID Connect identities mapped to roles")
+    verbs = p.add_subparsers(dest="users_verb", required=True)
+    add = verb_parser(verbs, "add", help="add a local account; the password is read from a "
+                      f"prompt, or from {NEW_PASSWORD_ENV} for scripts")
+    add.add_argument("name", help="user name")
+    add.add_argument("--role", required=True, choices=["analyst", "planner", "viewer"])
+    add.add_argument("--replace", action="store_true",
+                     help="replace an existing account's role and password")
+    add.set_defaults(func=_run_users_add)
+    demo = verb_parser(verbs, "demo", help="create one account per role with a random password, "
+                                           "printed once (refuses if they exist)")
+    demo.set_defaults(func=_run_users_demo)
+    listing = verb_parser(verbs, "list", help="list accounts and mapped identities (no hashes)")
+    listing.set_defaults(func=_run_users_list)
+    mapping = verb_parser(verbs, "map", help="give an OpenID Connect e-mail address a role")
+    mapping.add_argument("email")
+    group = mapping.add_mutually_exclusive_group(required=True)
+    group.add_argument("--role", choices=["analyst", "planner", "viewer"])
+    group.add_argument("--remove", action="store_true", help="remove the mapping")
+    mapping.set_defaults(func=_run_users_map)
+
+
+def _new_password(name: str) -> str:
+    from getpass import getpass
+
+    from geointel.errors import ValidationError
+
+    if os.environ.get(NEW_PASSWORD_ENV):
+        return os.environ[NEW_PASSWORD_ENV]
+    if not sys.stdin.isatty():
+        raise ValidationError(f"no terminal to ask for {name}'s password; set "
+                              f"{NEW_PASSWORD_ENV} to give it from a script")
+    first = getpass(f"password for {name} (12+ characters): ")
+    if getpass("again: ") != first:
+        raise ValidationError("the two passwords differ; nothing was changed")
+    return first
+
+
+def _run_users_add(args: argparse.Namespace, settings: Settings) -> Summary:
+    from geointel.auth import add_account
+
+    path = settings.resolved_accounts_file()
+    account = add_account(path, args.name, role=args.role, password=_new_password(args.name),
+                          replace=args.replace)
+    return {"accounts_file": str(path), "user": account.username, "role": account.role}
+
+
+def _run_users_demo(args: argparse.Namespace, settings: Settings) -> Summary:
+    from geointel.auth import demo_accounts, load_accounts
+
+    path = settings.resolved_accounts_file()
+    passwords = demo_accounts(path)
+    roles = load_accounts(path).roles
+    return {"accounts_file": str(path),
+            "note": "demo passwords are shown only now; only their hashes are stored",
+            "accounts": {name: {"role": roles[name], "password": pw}
+                         for name, pw in passwords.items()}}
+
+
+def _run_users_list(args: argparse.Namespace, settings: Settings) -> Summary:
+    from geointel.auth import load_accounts
+
+    accounts = load_accounts(settings.resolved_accounts_file())
+    return {"accounts_file": str(accounts.path), "users": dict(accounts.roles),
+            "oidc_roles": dict(accounts.oidc_roles)}
+
+
+def _run_users_map(args: argparse.Namespace, settings: Settings) -> Summary:
+    from geointel.auth import map_identity
+
+    path = settings.resolved_accounts_file()
+    map_identity(path, args.email, role=None if args.remove else args.role)
+    return {"accounts_file": str(path), "email": args.email.lower(),
+            "role": None if args.remove else args.role}
+
+
 # --- registry --------------------------------------------------------------------------
 
 VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -594,6 +677,7 @@ VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_lines,
     _add_harm,
     _add_access,
+    _add_users,
 ]
 
 
