@@ -12,6 +12,7 @@ VENDOR  := data/vendor
 .PHONY: demo test setup data sample vendor browser lint clean
 
 demo: data sample vendor
+	@test -f data/accounts.toml || $(BIN)/geointel users demo
 	$(BIN)/streamlit run app.py
 
 test: data sample vendor browser
