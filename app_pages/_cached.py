@@ -3,10 +3,21 @@ for anything expensive. Settings are passed explicitly (never mutated globally).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import pandas as pd
 import streamlit as st
 
 from geointel.area import Area, build_area
+from geointel.io._table import ReadResult
 from geointel.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from geointel.network.pipeline import LinesResult
+    from geointel.scoring import ScoredLines
+    from geointel.siting import SitingResult
 
 
 @st.cache_resource
@@ -21,3 +32,416 @@ def area(codes: tuple[str, ...], data_dir: str) -> Area:
     from pathlib import Path
 
     return build_area(codes, data_dir=Path(data_dir))
+
+
+# --- planner pages: overview, harm, access, siting, data (issue 7) -----------------------
+# Inputs are plain hashable values (codes, paths as text, tuples); results are shared
+# read-only, so pages never modify what these return.
+
+#: Polygons drawn in the app's web maps are simplified to this tolerance (metres).
+WEB_TOLERANCE_M = 15.0
+
+
+@st.cache_resource(show_spinner="Reading police.uk files…")
+def police(data_dir: str) -> ReadResult:
+    """Every synced police.uk street-level row of ``data_dir/police_uk`` (with rejects)."""
+    from geointel.io.police_uk import read_police_uk
+
+    return read_police_uk(Path(data_dir) / "police_uk")
+
+
+@st.cache_resource
+def offences(data_dir: str, crime_types: tuple[str, ...]) -> pd.DataFrame:
+    """The police.uk rows of ``crime_types`` (e.g. ``("Drugs",)``)."""
+    from geointel.io.police_uk import select_crime_types
+
+    return select_crime_types(police(data_dir).data, list(crime_types))
+
+
+@st.cache_resource
+def deaths(path: str) -> ReadResult:
+    """A deaths/incidents register (the sample's ``deaths.csv`` by default)."""
+    from geointel.io.deaths import read_deaths
+
+    return read_deaths(Path(path))
+
+
+@st.cache_resource
+def services(path: str) -> ReadResult:
+    """A services register (the sample's ``services.csv`` by default)."""
+    from geointel.io.services import read_services
+
+    return read_services(Path(path))
+
+
+@st.cache_data
+def disruption_outcomes(path: str) -> tuple[dict[str, int], pd.DataFrame]:
+    """National outcome counts of a disruption log and its actions per month and grading.
+
+    The sample log names its line in a ``line`` column; it is taken as ``line_id``. Only
+    counts leave this function (the log itself identifies lines).
+    """
+    from geointel.scoring import national_counts, validate_disruption_log
+
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "line_id" not in frame.columns and "line" in frame.columns:
+        frame = frame.rename(columns={"line": "line_id"})
+    log = validate_disruption_log(frame)
+    monthly = pd.crosstab(log["date"].dt.strftime("%Y-%m").rename("month"), log["grading"])
+    return national_counts(log), monthly
+
+
+@st.cache_resource(show_spinner="Placing LSOA polygons…")
+def units(codes: tuple[str, ...], data_dir: str, level: str) -> gpd.GeoDataFrame:
+    """Polygons of the Area at ``level`` (``code``, ``name``, ``lad_code``; LSOAs dissolved)."""
+    from geointel.harm import LEVELS
+
+    lsoas = area(codes, data_dir).lsoas
+    code_col, name_col = LEVELS[level]
+    frame = gpd.GeoDataFrame({"code": lsoas[code_col].to_numpy(),
+                              "name": lsoas[name_col].to_numpy(),
+                              "lad_code": lsoas["lad_code"].to_numpy()},
+                             geometry=lsoas.geometry.to_numpy(), crs=lsoas.crs)
+    if level != "lsoa":
+        frame = frame.dissolve(by="code", aggfunc={"name": "first", "lad_code": "first"}
+                               ).reset_index()
+    return frame.set_geometry(frame.geometry.simplify(WEB_TOLERANCE_M))
+
+
+@st.cache_resource(show_spinner="Computing rates and hotspots…")
+def harm_view(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
+              crime_types: tuple[str, ...], start: str, end: str, level: str,
+              deaths_path: str, suppression: int, seed: int) -> dict[str, pd.DataFrame]:
+    """Rates at ``level``, deaths per 100,000 and LSOA Gi* bins for authorities ``lads``.
+
+    Returns ``rates`` (ranked, with intervals and comparison), ``deaths`` (suppressed below
+    ``suppression``) and ``lsoa`` (per LSOA: rate, ``gi_bin``, IMD decile), all with the
+    chosen authorities as benchmark.
+    """
+    from geointel import harm, hotspots
+
+    lsoas = area(codes, data_dir).lsoas
+    lsoas = lsoas.loc[lsoas["lad_code"].isin(lads)].reset_index(drop=True)
+    chosen = harm.select_period(offences(data_dir, crime_types), start=start, end=end)
+    rates = harm.rate_table(chosen, lsoas, level=level)  # type: ignore[arg-type]
+    dead = deaths(deaths_path).data
+    dead = dead.loc[dead["category"] == "death"]
+    death_rates = harm.suppress_small(
+        harm.rate_table(dead, lsoas, level=level, per=100_000),  # type: ignore[arg-type]
+        threshold=suppression)
+    per_lsoa = rates if level == "lsoa" else harm.rate_table(chosen, lsoas)
+    layer = lsoas[["lsoa_code", "lsoa_name", "ward_name", "lad_name", "imd_decile",
+                   "geometry"]].merge(
+        per_lsoa[["code", "count", "rate"]].rename(columns={"code": "lsoa_code"}),
+        on="lsoa_code", how="left")
+    layer["rate"] = layer["rate"].fillna(0.0)
+    if len(layer) > 1:
+        layer = layer.join(hotspots.getis_ord(layer, "rate", seed=seed, permutations=999))
+    else:
+        layer["gi_bin"] = 0
+    return {"rates": rates, "deaths": death_rates, "lsoa": layer}
+
+
+@st.cache_resource(show_spinner="Drawing the map…")
+def harm_map(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
+             crime_types: tuple[str, ...], start: str, end: str, level: str,
+             deaths_path: str, suppression: int, seed: int, marking: str) -> str:
+    """The harm map (offence rate, deaths, Gi* bins, IMD decile) as an offline HTML page."""
+    from geointel.maps import MapLayer, build_map
+
+    view = harm_view(codes, data_dir, lads, crime_types, start, end, level, deaths_path,
+                     suppression, seed)
+    shapes = units(codes, data_dir, level)
+    shapes = shapes.loc[shapes["lad_code"].isin(lads), ["code", "geometry"]]
+    rates = shapes.merge(view["rates"], on="code")
+    dead = shapes.merge(view["deaths"].assign(rate=view["deaths"]["rate"].astype(float)),
+                        on="code")
+    dead["count"] = dead["count"].astype("string").fillna("suppressed")
+    lsoa = units(codes, data_dir, "lsoa")[["code", "geometry"]].merge(
+        view["lsoa"].drop(columns="geometry"), left_on="code", right_on="lsoa_code")
+    lsoa["imd_decile"] = lsoa["imd_decile"].astype(float)
+    layers = [
+        MapLayer(f"{', '.join(crime_types)} offences per 1,000 residents", rates, "choropleth",
+                 column="rate", popup=["name", "code", "count", "rate", "comparison"]),
+        MapLayer("Drug deaths per 100,000 (whole register)", dead, "choropleth",
+                 column="rate", popup=["name", "code", "count", "rate"], show=False),
+        MapLayer("Gi* hotspot bin (offence rate, LSOA)", lsoa, "choropleth", column="gi_bin",
+                 popup=["lsoa_name", "ward_name", "rate", "gi_bin"], show=False),
+        MapLayer("IMD 2019 decile (1 = most deprived)", lsoa, "choropleth",
+                 column="imd_decile", popup=["lsoa_name", "imd_decile"], show=False),
+    ]
+    return build_map(layers, title=f"Drug harm {start} to {end}", marking=marking,
+                     date=end)
+
+
+@st.cache_resource(show_spinner="Measuring distances to services…")
+def access_view(codes: tuple[str, ...], data_dir: str, services_path: str,
+                kinds: tuple[str, ...], window: str) -> gpd.GeoDataFrame:
+    """Per LSOA the distance to each of ``kinds`` open in ``window`` (``"always"``: all).
+
+    ``dist_any`` is the distance to the nearest service of any of ``kinds``.
+    """
+    from geointel import access
+
+    lsoas = access.need_weights(area(codes, data_dir).lsoas)
+    return access.lsoa_access(lsoas, open_services(services_path, kinds, window),
+                              kinds=kinds)
+
+
+def open_services(services_path: str, kinds: tuple[str, ...], window: str) -> gpd.GeoDataFrame:
+    """The services of ``kinds`` open throughout ``window`` (``"always"``: all of them)."""
+    from geointel.access import TIME_WINDOWS, available_in
+
+    found = services(services_path).data
+    found = found.loc[found["kind"].isin(kinds)]
+    if window == "always":
+        return found
+    return found.loc[available_in(found, next(w for w in TIME_WINDOWS if w.label == window))]
+
+
+@st.cache_resource(show_spinner="Drawing the map…")
+def access_map(codes: tuple[str, ...], data_dir: str, services_path: str,
+               kinds: tuple[str, ...], window: str, threshold_m: float, marking: str) -> str:
+    """Services of ``kinds`` open in ``window`` over LSOAs coloured by distance; gaps beyond
+    ``threshold_m`` as their own layer. An offline HTML page."""
+    from geointel.maps import MapLayer, build_map
+
+    table = access_view(codes, data_dir, services_path, kinds, window)
+    shapes = units(codes, data_dir, "lsoa")[["code", "geometry"]]
+    lsoa = shapes.merge(pd.DataFrame(table[["lsoa_code", "lsoa_name", "population",
+                                            "dist_any", "nearest_any"]]),
+                        left_on="code", right_on="lsoa_code")
+    lsoa["distance_m"] = lsoa["dist_any"].round(0)
+    gaps = lsoa.loc[lsoa["dist_any"] > threshold_m]
+    points = open_services(services_path, kinds, window)[
+        ["service_id", "name", "kind", "opening_hours", "geometry"]]
+    layers = [
+        MapLayer("Distance to the nearest service (m)", lsoa, "choropleth",
+                 column="distance_m", popup=["lsoa_name", "code", "population", "distance_m",
+                                             "nearest_any"]),
+        MapLayer(f"Gaps: beyond {threshold_m:,.0f} m", gaps, "outline", colour="#7b3294",
+                 popup=["lsoa_name", "population", "distance_m"]),
+        MapLayer(f"Services open ({window.replace('_', ' ')})", points, "points",
+                 popup=["name", "kind", "opening_hours"], colour="#1a9641"),
+    ]
+    return build_map(layers, title=f"Access to {', '.join(kinds)}", marking=marking)
+
+
+@st.cache_resource(show_spinner="Reading candidate sites…")
+def sites(data_dir: str, source: str) -> ReadResult:
+    """Candidate sites: ``"sample"`` (the sample's candidates.csv) or ``"naptan"`` stops."""
+    from geointel.io._table import concat_results
+    from geointel.siting import read_sites
+
+    if source == "naptan":
+        files = sorted((Path(data_dir) / "naptan").glob("*Stops.csv"))
+        return concat_results([read_sites(f) for f in files])
+    return read_sites(Path(data_dir) / "samples" / "candidates.csv")
+
+
+@st.cache_resource
+def existing_sites(data_dir: str) -> ReadResult:
+    """The sample's services register read as sites (fixed open in siting)."""
+    from geointel.siting import read_sites
+
+    return read_sites(Path(data_dir) / "samples" / "services.csv")
+
+
+def _demand(codes: tuple[str, ...], data_dir: str) -> gpd.GeoDataFrame:
+    demand = area(codes, data_dir).centroids()
+    demand["weight"] = demand["population"].fillna(0).astype(float)
+    return demand
+
+
+def _existing(data_dir: str, kinds: tuple[str, ...]) -> gpd.GeoDataFrame | None:
+    if not kinds:
+        return None
+    ex = existing_sites(data_dir).data
+    return ex.loc[ex["kind"].isin(kinds)]
+
+
+@st.cache_data(show_spinner="Solving the siting model…")
+def siting_run(codes: tuple[str, ...], data_dir: str, model: str, p: int, threshold: float,
+               source: str, existing_kinds: tuple[str, ...], time_limit: float) -> SitingResult:
+    """One siting model on LSOA centroids weighted by residents, existing kinds fixed open."""
+    from geointel.siting import site_layers
+
+    return site_layers(_demand(codes, data_dir), sites(data_dir, source).data,
+                       _existing(data_dir, existing_kinds), model=model,
+                       weight_col="weight", p=p, threshold=threshold,
+                       demand_id_col="lsoa_code", site_id_col="site_id",
+                       time_limit=time_limit)
+
+
+@st.cache_data(show_spinner="Sweeping the number of sites…")
+def siting_sweep(codes: tuple[str, ...], data_dir: str, ps: tuple[int, ...], threshold: float,
+                 source: str, existing_kinds: tuple[str, ...], time_limit: float
+                 ) -> pd.DataFrame:
+    """Maximal-covering coverage for each p in ``ps`` (the p-sweep curve)."""
+    import numpy as np
+
+    from geointel.access import distance_matrix
+    from geointel.siting import sweep
+
+    demand = _demand(codes, data_dir)
+    candidates = sites(data_dir, source).data
+    ex = _existing(data_dir, existing_kinds)
+    points = candidates.geometry if ex is None else pd.concat(
+        [candidates.geometry, ex.geometry], ignore_index=True)
+    fixed = np.r_[np.zeros(len(candidates), dtype=bool),
+                  np.ones(0 if ex is None else len(ex), dtype=bool)]
+    cost = distance_matrix(demand.geometry, points)
+    return sweep(cost, demand["weight"].to_numpy(), ps=list(ps), thresholds=[threshold],
+                 fixed=fixed, time_limit=time_limit)
+
+
+@st.cache_data(show_spinner="Writing the export…")
+def siting_export(codes: tuple[str, ...], data_dir: str, model: str, p: int, threshold: float,
+                  source: str, existing_kinds: tuple[str, ...], time_limit: float,
+                  marking: str) -> dict[str, bytes]:
+    """The :func:`siting_run` result as files (``siting.gpkg``, CSVs, summary) in memory."""
+    import tempfile
+
+    from geointel.opendata import OGL_ATTRIBUTION
+    from geointel.siting import export_result
+
+    result = siting_run(codes, data_dir, model, p, threshold, source, existing_kinds,
+                        time_limit)
+    ex = _existing(data_dir, existing_kinds)
+    layer = sites(data_dir, source).data
+    every = layer if ex is None else pd.concat([layer, ex], ignore_index=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = export_result(result, _demand(codes, data_dir), every, tmp,
+                              demand_id_col="lsoa_code", marking=marking,
+                              attribution=OGL_ATTRIBUTION)
+        return {Path(p).name: Path(p).read_bytes() for p in paths.values()}
+
+
+@st.cache_resource(show_spinner="Reading the synced files…")
+def reader_reports(data_dir: str) -> dict[str, ReadResult]:
+    """Each reader's result on the synced open data and the sample (for the Data page)."""
+    from geointel.io._table import concat_results
+    from geointel.io.boundaries import read_boundaries
+    from geointel.io.imd import read_imd
+    from geointel.io.naptan import read_naptan
+    from geointel.io.population import read_centroids, read_population
+    from geointel.io.rail import read_rail_stations
+    from geointel.opendata import LAYOUT
+
+    base = Path(data_dir)
+    out: dict[str, ReadResult] = {"police.uk street crime": police(data_dir)}
+    boundaries = sorted((base / "boundaries").glob("*/*.geojson"))
+    if boundaries:
+        out["boundaries (LSOA, MSOA, ward)"] = concat_results(
+            [read_boundaries(p) for p in boundaries])
+    readers = {"Census 2011 population": (LAYOUT["population"], read_population),
+               "population-weighted centroids": (LAYOUT["centroids"], read_centroids),
+               "IMD 2019": (LAYOUT["imd"], read_imd),
+               "rail stations": (LAYOUT["rail"], read_rail_stations)}
+    for label, (rel, reader) in readers.items():
+        if (base / rel).is_file():
+            out[label] = reader(base / rel)
+    if (base / "naptan").is_dir():
+        out["NaPTAN stops"] = read_naptan(base / "naptan")
+    samples = base / "samples"
+    if (samples / "services.csv").is_file():
+        out["services register (sample)"] = services(str(samples / "services.csv"))
+    if (samples / "deaths.csv").is_file():
+        out["deaths register (sample)"] = deaths(str(samples / "deaths.csv"))
+    return out
+
+
+# --- analyst pages: lines, targeting (issues 5, 6, 7) ------------------------------------
+# The contact records are read and pseudonymised once per server (key from the settings'
+# key file or GEOINTEL_PSEUDONYM_KEY); only pseudonyms leave these functions.
+
+
+@st.cache_resource(show_spinner="Finding deal lines in the contact records…")
+def lines_result(contacts_path: str, intel_path: str, key_file: str, seed: int,
+                 codes: tuple[str, ...], data_dir: str) -> LinesResult:
+    """:func:`geointel.network.pipeline.analyse_lines` on a contacts file and register, with
+    footprints on the Area's LSOAs (``codes`` empty: no footprints)."""
+    from geointel.io.contacts import read_contacts, read_intel
+    from geointel.network.pipeline import analyse_lines
+    from geointel.privacy import load_key
+
+    key = load_key(key_file)
+    contacts = read_contacts(Path(contacts_path), key=key)
+    intel = read_intel(Path(intel_path), key=key).data if intel_path else None
+    lsoas = None
+    if codes:
+        lsoas = area(codes, data_dir).lsoas[["lsoa_code", "lad_code", "geometry"]].rename(
+            columns={"lsoa_code": "code"})
+    return analyse_lines(contacts.data, intel=intel, lsoas=lsoas, seed=seed)
+
+
+@st.cache_data(show_spinner="Simulating disruption…")
+def lines_disruption(contacts_path: str, intel_path: str, key_file: str, seed: int,
+                     codes: tuple[str, ...], data_dir: str, k: int,
+                     strategies: tuple[str, ...]) -> pd.DataFrame:
+    """Removal strategies compared on the network of :func:`lines_result` with ``k`` each."""
+    from geointel.network.pipeline import simulate_disruption
+
+    result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
+    return simulate_disruption(result.graph, result.lines, k=k, seed=seed,
+                               strategies=strategies)
+
+
+@st.cache_resource(show_spinner="Drawing the map…")
+def lines_map(contacts_path: str, intel_path: str, key_file: str, seed: int,
+              codes: tuple[str, ...], data_dir: str, marking: str) -> str:
+    """Footprints (LSOAs where each line sells / is run from) and exporter -> importer links
+    as an offline HTML page (police sensitivity)."""
+    from geointel.maps import MapLayer, build_map
+
+    result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
+    links = result.line_links.dropna(subset=["geometry"])
+    links = links.assign(distance_km=links["distance_km"].astype(float))
+    layers = []
+    polygons = result.footprint_polygons
+    if polygons is not None and len(polygons):
+        for side, label in (("sell", "Where lines sell (records per LSOA)"),
+                            ("run", "Where lines are run from (records per LSOA)")):
+            part = polygons[polygons["side"] == side]
+            if len(part):
+                part = part.assign(records=part["records"].astype(float))
+                layers.append(MapLayer(label, part, "choropleth", column="records",
+                                       popup=["line_id", "lsoa", "la", "records"],
+                                       sensitivity="police", show=side == "sell"))
+    layers.append(MapLayer("Exporter → importer", links, "lines", column="distance_km",
+                           popup=["line_id", "exporter_la", "importer_la", "distance_km"],
+                           colour="#b2182b", sensitivity="police"))
+    return build_map(layers, title="County lines: footprints and exporter → importer links",
+                     marking=marking)
+
+
+@st.cache_data(show_spinner="Ranking lines…")
+def ranked_lines(contacts_path: str, intel_path: str, key_file: str, seed: int,
+                 codes: tuple[str, ...], data_dir: str, scheme_path: str,
+                 overrides: pd.DataFrame | None, draws: int) -> ScoredLines:
+    """The detected lines scored under a scheme with the register and the overrides given,
+    ranked with Monte Carlo rank intervals."""
+    from geointel.io.contacts import read_intel
+    from geointel.privacy import load_key
+    from geointel.scoring import load_scheme, rank_lines, without_intel
+
+    result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
+    lines = result.lines
+    intel = None
+    if intel_path:
+        intel = read_intel(Path(intel_path), key=load_key(key_file)).data
+        lines = without_intel(lines)
+    return rank_lines(lines, load_scheme(Path(scheme_path)), seed=seed, intel=intel,
+                      overrides=overrides, draws=draws)
+
+
+@st.cache_data
+def disruption_log_lines(path: str, contacts_path: str, intel_path: str, key_file: str,
+                         seed: int, codes: tuple[str, ...], data_dir: str) -> ReadResult:
+    """A disruption log with its lines mapped to the detected lines (numbers pseudonymised)."""
+    from geointel.privacy import load_key
+    from geointel.scoring import line_of_handsets, read_disruption_log
+
+    result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
+    return read_disruption_log(Path(path), key=load_key(key_file),
+                               line_of=line_of_handsets(result.lines))

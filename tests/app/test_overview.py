@@ -27,11 +27,38 @@ def test_overview_shows_the_set_area():
     assert table.loc[table["lad_code"] == "E06000033", "population"].item() == 173658
 
 
-def test_app_entry_opens_on_overview():
-    at = streamlit_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+def test_overview_outcome_measures_match_the_library():
+    from geointel import access, harm
+    from geointel.area import build_area
+    from geointel.io.deaths import read_deaths
+    from geointel.io.police_uk import read_police_uk, select_crime_types
+    from geointel.io.services import read_services
+    from geointel.settings import load_settings
+
+    at = streamlit_testing.AppTest.from_file(str(ROOT / "app_pages" / "overview.py"),
+                                             default_timeout=120)
+    at.session_state["role"] = "planner"
     at.run()
     assert not at.exception
-    assert at.title[0].value == "Overview"
+    metrics = {m.label: m.value for m in at.metric}
+    cfg = load_settings(env={})
+    lsoas = build_area(cfg.areas, data_dir=cfg.data_dir).lsoas
+    drugs = select_crime_types(read_police_uk(cfg.data_dir / "police_uk").data, ["Drugs"])
+    in_area = int(harm.count_by_area(drugs, lsoas)["count"].sum())
+    assert metrics["Drug offences (2018-10 to 2019-02)"] == f"{in_area:,}"
+    deaths = read_deaths(cfg.samples_dir / "deaths.csv").data
+    dead = deaths.loc[(deaths["category"] == "death")
+                      & deaths["lsoa_code"].isin(lsoas["lsoa_code"])]
+    assert metrics["Drug deaths (2016-01 to 2019-02)"] == f"{len(dead):,}"
+    services = read_services(cfg.samples_dir / "services.csv").data
+    table = access.lsoa_access(lsoas, services.loc[services["kind"].isin(
+        ["naloxone", "pharmacy"])], kinds=["naloxone", "pharmacy"])
+    share = access.coverage(table, threshold_m=1000, kinds=["any"])["share"].item()
+    assert metrics["Population within 1,000 m of naloxone"] == f"{share:.1%}"
+    # the sample's disruption log: four lines acted against, one moderate, none closed
+    assert (metrics["Lines disrupted"], metrics["Lines closed"],
+            metrics["Major disruptions"], metrics["Moderate disruptions"]) == ("4", "0", "0", "1")
+    assert len(at.get("vega_lite_chart")) == 3
 
 
 @pytest.mark.parametrize(("role", "shown"), [

@@ -1,0 +1,114 @@
+"""Clinic siting: choose sites for satellite clinics / naloxone points, compare scenarios."""
+
+import pandas as pd
+import streamlit as st
+
+from app_pages import _cached
+from app_pages._auth import require
+from geointel.auth import check_role
+from geointel.errors import GeointelError
+from geointel.io.services import KINDS
+
+MODELS = {"MCLP (most residents within the threshold)": "mclp",
+          "LSCP (fewest sites to cover everyone reachable)": "lscp",
+          "p-median (least total distance)": "pmedian"}
+CANDIDATES = {"Sample candidate sites": "sample", "NaPTAN stops": "naptan"}
+KEEP = 5  # scenarios kept for comparison
+TIME_LIMIT = 20.0
+
+st.title("Clinic siting")
+role = require("page:siting")
+cfg = _cached.settings()
+data_dir = str(cfg.data_dir)
+
+with st.sidebar:
+    model = MODELS[st.radio("Model", list(MODELS))]
+    p = st.number_input("New sites (p)", min_value=1, max_value=30, value=3,
+                        disabled=model == "lscp")
+    threshold = st.number_input("Threshold (metres along the route)", min_value=200,
+                                max_value=20_000, value=1600, step=100)
+    source = CANDIDATES[st.radio("Candidates", list(CANDIDATES))]
+    fixed = st.multiselect("Existing services kept open", list(KINDS),
+                           default=["treatment_hub", "satellite"])
+    run = st.button("Run", type="primary")
+
+params = (cfg.areas, data_dir, model, int(p), float(threshold), source, tuple(fixed),
+          TIME_LIMIT)
+scenarios: list[dict] = st.session_state.setdefault("siting_scenarios", [])
+if run:
+    try:
+        result = _cached.siting_run(*params)
+    except GeointelError as err:
+        st.error(str(err))
+        st.stop()
+    name = (f"{model} p={len(result.selected)} {threshold:,.0f} m {source}"
+            f" ({len(fixed)} kinds fixed)")
+    scenarios[:] = [s for s in scenarios if s["params"] != params][-(KEEP - 1):]
+    scenarios.append({"name": name, "params": params})
+if not scenarios:
+    st.info("Choose a model and its settings in the sidebar, then press Run.")
+    st.stop()
+
+current = scenarios[-1]
+try:
+    result = _cached.siting_run(*current["params"])
+    sites = _cached.sites(data_dir, current["params"][5]).data
+except GeointelError as err:
+    st.error(str(err))
+    st.stop()
+st.subheader(current["name"])
+cols = st.columns(4)
+cols[0].metric("New sites chosen", f"{len(result.selected)}")
+cols[1].metric("Coverage before", f"{result.coverage_before:.1%}")
+cols[2].metric("Coverage after", f"{result.coverage_after:.1%}")
+cols[3].metric("Coverage gain", f"{result.coverage_after - result.coverage_before:+.1%}")
+st.caption(f"Residents of the {len(result.assignment):,} LSOAs (population-weighted "
+           f"centroids) within {result.threshold or threshold:,.0f} m; solver: "
+           f"{result.status} ({result.method}, gap {result.gap:.2%}, {result.seconds:.1f} s).")
+
+chosen = result.marginal_gain.merge(
+    pd.DataFrame(sites[["site_id", "name", "kind", "easting", "northing"]]),
+    on="site_id", how="left")
+st.markdown("**Chosen sites, in order of marginal gain**")
+st.dataframe(chosen.rename(columns={"gain": "residents newly covered" if model != "pmedian"
+                                    else "weighted metres saved"}),
+             hide_index=True, width="stretch")
+
+if model != "lscp":
+    try:
+        curve = _cached.siting_sweep(cfg.areas, data_dir, tuple(range(0, int(p) + 3)),
+                                     float(threshold), current["params"][5], tuple(fixed),
+                                     TIME_LIMIT)
+    except GeointelError as err:
+        st.error(str(err))
+        st.stop()
+    st.markdown("**Coverage against the number of new sites (MCLP p-sweep)**")
+    st.line_chart(curve.set_index("p")["coverage_after"].rename("share covered"))
+
+st.subheader("Compare scenarios")
+rows = []
+for s in scenarios:
+    r = _cached.siting_run(*s["params"])
+    rows.append({"scenario": s["name"], "new sites": str(len(r.selected)),
+                 "coverage before": f"{r.coverage_before:.1%}",
+                 "coverage after": f"{r.coverage_after:.1%}",
+                 "gain": f"{r.coverage_after - r.coverage_before:+.1%}", "status": r.status,
+                 "sites": ", ".join(map(str, r.selected))})
+st.dataframe(pd.DataFrame(rows).set_index("scenario").T, width="stretch")
+
+st.subheader("Export")
+try:
+    check_role(role, "export:siting")
+    files = _cached.siting_export(*current["params"], cfg.marking_partner)
+except GeointelError as err:
+    st.error(str(err))
+    st.stop()
+cols = st.columns(3)
+cols[0].download_button("GeoPackage (sites, assignment)", files["siting.gpkg"],
+                        file_name="siting.gpkg", mime="application/geopackage+sqlite3")
+cols[1].download_button("Chosen sites (CSV)", files["sites.csv"], file_name="sites.csv",
+                        mime="text/csv")
+cols[2].download_button("Assignment (CSV)", files["assignment.csv"],
+                        file_name="assignment.csv", mime="text/csv")
+st.caption(f"Exports are marked {cfg.marking_partner} and carry the data attribution. "
+           "Candidates and services are the SYNTHETIC sample unless replaced.")

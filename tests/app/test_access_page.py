@@ -1,0 +1,75 @@
+"""AppTest of the Access and naloxone page on the sample services register."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+streamlit_testing = pytest.importorskip("streamlit.testing.v1")
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "app_pages" / "access.py")
+pytestmark = pytest.mark.mirror
+
+
+@pytest.fixture(scope="module")
+def library():
+    """The access table computed with the library alone, for naloxone and pharmacies."""
+    from geointel.area import build_area
+    from geointel.io.services import read_services
+    from geointel.settings import load_settings
+
+    cfg = load_settings(env={})
+    lsoas = build_area(cfg.areas, data_dir=cfg.data_dir).lsoas
+    services = read_services(cfg.samples_dir / "services.csv").data
+    return lsoas, services.loc[services["kind"].isin(["naloxone", "pharmacy"])]
+
+
+def _page(role: str = "planner"):
+    at = streamlit_testing.AppTest.from_file(PAGE, default_timeout=180)
+    at.session_state["role"] = role
+    return at.run()
+
+
+def test_coverage_metric_equals_the_library_figure(library):
+    from geointel import access
+
+    lsoas, services = library
+    table = access.lsoa_access(lsoas, services, kinds=["naloxone", "pharmacy"])
+    shares = access.coverage(table, threshold_m=1000).set_index("kind")["share"]
+    at = _page()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Population within 1,000 m of naloxone"] == f"{shares['naloxone']:.1%}"
+    assert metrics["Population within 1,000 m of pharmacy"] == f"{shares['pharmacy']:.1%}"
+    assert metrics["Population within 1,000 m of any of them"] == f"{shares['any']:.1%}"
+    gaps = access.gap_areas(table, threshold_m=1000)
+    assert metrics["LSOAs in a gap"] == f"{len(gaps):,}"
+    shown = at.dataframe[0].value
+    assert shown["lsoa_code"].tolist() == gaps["lsoa_code"].tolist()
+
+
+def test_walking_minutes_and_evening_use_open_services_only(library):
+    from geointel import access
+
+    lsoas, services = library
+    evening = next(w for w in access.TIME_WINDOWS if w.label == "weekday_evening")
+    open_ = services.loc[access.available_in(services, evening)]
+    table = access.lsoa_access(lsoas, open_, kinds=["naloxone", "pharmacy"])
+    metres = access.walking_threshold_m(15)  # 1,200 m
+    share = access.coverage(table, threshold_m=metres, kinds=["any"])["share"].item()
+    at = _page()
+    at.sidebar.radio[0].set_value("walking minutes").run()
+    at.sidebar.selectbox[0].set_value("weekday_evening").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Population within 1,200 m of any of them"] == f"{share:.1%}"
+    by_time = at.dataframe[1].value.set_index("time of week")["population covered"]
+    assert by_time["weekday evening"] == pytest.approx(share)
+    assert by_time["weekday evening"] < by_time["always"]
+
+
+def test_access_page_refuses_the_analyst():
+    at = _page("analyst")
+    assert [e.value for e in at.error] == ["Your role (analyst) may not open this page."]

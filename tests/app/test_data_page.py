@@ -1,0 +1,60 @@
+"""AppTest of the Data page: manifest, reject reports, loading a partner file by path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+streamlit_testing = pytest.importorskip("streamlit.testing.v1")
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "app_pages" / "data.py")
+pytestmark = pytest.mark.mirror
+
+
+def _page(role: str = "planner"):
+    at = streamlit_testing.AppTest.from_file(PAGE, default_timeout=180)
+    at.session_state["role"] = role
+    return at.run()
+
+
+def test_data_page_lists_the_manifest_and_reader_counts():
+    from geointel.io.police_uk import read_police_uk
+    from geointel.opendata import read_manifest
+    from geointel.settings import load_settings
+
+    cfg = load_settings(env={})
+    at = _page()
+    assert not at.exception
+    files = at.dataframe[0].value
+    assert files["file"].tolist() == sorted(read_manifest(cfg.data_dir)["files"])
+    report = at.dataframe[1].value.set_index("data")
+    police = report.loc["police.uk street crime"]
+    assert police["rows read"] == police["accepted"] + police["rejected"]
+    direct = read_police_uk(cfg.data_dir / "police_uk")
+    assert (police["rows read"], police["rejected"]) == (direct.rows_read,
+                                                         direct.rows_rejected)
+    assert (report["rows read"] == report["accepted"] + report["rejected"]).all()
+    assert "SYNTHETIC" in at.warning[0].value
+
+
+def test_a_partner_file_is_loaded_by_path_and_its_report_shown():
+    at = _page()
+    at.radio[0].set_value("Deaths / incidents register")
+    at.text_input[0].input("samples/deaths.csv").run()
+    assert not at.exception
+    shown = at.dataframe[-1].value
+    assert shown["rows read"].item() == shown["accepted"].item() + shown["rejected"].item()
+    assert shown["rows read"].item() > 1000
+
+
+def test_a_path_outside_the_data_folder_is_refused():
+    at = _page()
+    at.text_input[0].input("../pyproject.toml").run()
+    assert len(at.error) == 1 and "'..'" in at.error[0].value
+
+
+def test_data_page_refuses_the_viewer():
+    at = _page("viewer")
+    assert [e.value for e in at.error] == ["Your role (viewer) may not open this page."]
