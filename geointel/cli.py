@@ -182,25 +182,54 @@ def _run_data_area(args: argparse.Namespace, settings: Settings) -> Summary:
 def _add_score(sub: argparse._SubParsersAction) -> None:
     p = verb_parser(sub, "score", help="score and rank county lines with a MoRiLE-style scheme")
     p.add_argument("--lines", type=Path, required=True,
-                   help="lines evidence CSV (line_id + evidence / score_<item> columns)")
-    p.add_argument("--intel", type=Path, help="intelligence register CSV (subject = line id)")
+                   help="lines CSV: lines.csv of `geointel lines` (network evidence customers, "
+                        "messages, runners, reach_km and handsets), or line_id + evidence / "
+                        "score_<item> columns")
+    p.add_argument("--intel", type=Path,
+                   help="intelligence register CSV; subjects (numbers, pseudonyms or line ids) "
+                        "are pseudonymised and mapped to lines through the lines' handsets; "
+                        "replaces any intelligence sums in the lines CSV")
     p.add_argument("--scheme", type=Path, required=True, help="scoring scheme YAML")
     p.add_argument("--overrides", type=Path, help="override audit trail CSV")
     p.add_argument("--out", type=Path, help="write the ranked table here (CSV)")
     p.add_argument("--draws", type=int, help="Monte Carlo draws (default: the scheme's)")
+    p.add_argument("--allow-missing-evidence", action="store_true",
+                   help="score even when the lines CSV lacks a network evidence column the "
+                        "scheme reads (its items take defaults; the summary warns)")
     p.set_defaults(func=_run_score)
 
 
 def _run_score(args: argparse.Namespace, settings: Settings) -> Summary:
-    from geointel.scoring import load_scheme, rank_lines, read_intel, read_lines, read_overrides
+    from geointel.errors import DataFileError
+    from geointel.io.contacts import read_intel
+    from geointel.privacy import load_key
+    from geointel.scoring import (
+        load_scheme,
+        missing_evidence,
+        rank_lines,
+        read_lines,
+        read_overrides,
+        without_intel,
+    )
 
     scheme = load_scheme(args.scheme)
     lines = read_lines(args.lines)
-    intel = read_intel(args.intel) if args.intel else None
+    table = lines.data.drop(columns=["_file", "_line"])
+    intel = read_intel(args.intel, key=load_key(settings.resolved_key_file())) \
+        if args.intel else None
+    if intel is not None:
+        table = without_intel(table)
+    absent = [c for c in missing_evidence(list(table.columns), scheme)
+              if c in scheme.network_evidence]
+    if absent and not args.allow_missing_evidence:
+        raise DataFileError(args.lines, f"has no network evidence column(s) "
+                            f"{', '.join(absent)} that scheme {scheme.name} reads, so every "
+                            "line would take their defaults",
+                            fix="score the lines.csv written by `geointel lines`, add the "
+                                "columns, or pass --allow-missing-evidence")
     overrides = read_overrides(args.overrides, scheme=scheme) if args.overrides else None
     with progress_bar("scoring") as progress:
-        ranked = rank_lines(lines.data.drop(columns=["_file", "_line"]), scheme,
-                            seed=settings.seed,
+        ranked = rank_lines(table, scheme, seed=settings.seed,
                             intel=intel.data if intel is not None else None,
                             overrides=overrides, draws=args.draws, progress=progress)
     summary: Summary = {"lines": lines.summary()}
@@ -225,21 +254,33 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
                    help="line id (repeat for an area: the lines' counts are summed)")
     p.add_argument("--action-date", required=True, help="date of the action, YYYY-MM-DD")
     p.add_argument("--activity", type=Path, required=True,
-                   help="weekly activity CSV (line_id, week, deal_messages, ...)")
+                   help="weekly activity CSV (line_id, week, deal_messages, ...): activity.csv "
+                        "of `geointel lines`")
     p.add_argument("--weeks", type=int, default=8, help="weeks before and after (default 8)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level")
-    p.add_argument("--lines", type=Path, help="lines evidence CSV, for risk before/after")
-    p.add_argument("--scheme", type=Path, help="scoring scheme YAML, for risk before/after")
+    p.add_argument("--lines", type=Path,
+                   help="lines CSV (lines.csv of `geointel lines`): risk before/after, and "
+                        "the handsets that map a disruption log's numbers to lines")
+    p.add_argument("--scheme", type=Path,
+                   help="scoring scheme YAML for risk before/after (default: the shipped "
+                        "MoRiLE-style scheme)")
     p.add_argument("--customers", type=Path,
-                   help="line customers CSV (line_id, customer, week), for displacement")
-    p.add_argument("--disruptions", type=Path, help="disruption log CSV, for national counts")
+                   help="line customers CSV (line_id, customer, week): line_customers.csv of "
+                        "`geointel lines`, for displacement")
+    p.add_argument("--disruptions", type=Path,
+                   help="disruption log CSV, for national counts; lines named by line_id, or "
+                        "by number in a 'line' column (pseudonymised and mapped to detected "
+                        "lines through --lines)")
     p.set_defaults(func=_run_track)
 
 
 def _run_track(args: argparse.Namespace, settings: Settings) -> Summary:
     from geointel.errors import ValidationError
+    from geointel.privacy import load_key
     from geointel.scoring import (
+        DEFAULT_SCHEME,
         displacement,
+        line_of_handsets,
         load_scheme,
         national_counts,
         read_activity,
@@ -249,18 +290,16 @@ def _run_track(args: argparse.Namespace, settings: Settings) -> Summary:
         track,
     )
 
-    if (args.lines is None) != (args.scheme is None):
-        raise ValidationError("track: --lines and --scheme go together (risk before/after "
-                              "needs both); give both or neither")
+    if args.scheme is not None and args.lines is None:
+        raise ValidationError("track: --scheme needs --lines (risk before/after scores the "
+                              "lines' evidence); give --lines too or leave out --scheme")
     activity = read_activity(args.activity)
-    lines = read_lines(args.lines).data if args.lines else None
-    scheme = load_scheme(args.scheme) if args.scheme else None
+    lines = read_lines(args.lines).data.drop(columns=["_file", "_line"]) if args.lines else None
+    scheme = load_scheme(args.scheme or DEFAULT_SCHEME) if lines is not None else None
     result = track(activity.data, line_id=args.line, action_date=args.action_date,
                    weeks=args.weeks, alpha=args.alpha, lines=lines, scheme=scheme)
     summary: Summary = {"activity": activity.summary(), **result.summary()}
     if args.customers:
-        from geointel.privacy import load_key
-
         customers = read_line_customers(args.customers,
                                         key=load_key(settings.resolved_key_file()))
         moved = displacement(customers.data, line_id=args.line[0],
@@ -270,9 +309,13 @@ def _run_track(args: argparse.Namespace, settings: Settings) -> Summary:
              "share_of_old_customers": round(rec["share_of_old_customers"], 3)}
             for rec in moved.to_dict("records")]
     if args.disruptions:
-        log_ = read_disruption_log(args.disruptions)
+        line_of = line_of_handsets(lines) if lines is not None else None
+        key = load_key(settings.resolved_key_file()) if line_of is not None else None
+        log_ = read_disruption_log(args.disruptions, key=key, line_of=line_of)
         summary["disruption_log"] = log_.summary()
         summary["national_counts"] = national_counts(log_.data)
+        summary["disruptions_per_line"] = {
+            str(k): int(v) for k, v in log_.data["line_id"].value_counts().sort_index().items()}
     return summary
 
 
@@ -396,7 +439,8 @@ def _run_lines(args: argparse.Namespace, settings: Settings) -> Summary:
         result = analyse_lines(contacts.data, intel=intel.data if intel else None,
                                lsoas=lsoas, method=args.method, seed=settings.seed,
                                progress=progress)
-    paths = write_outputs(result, args.out, marking=settings.marking_police)
+    paths = write_outputs(result, args.out, marking=settings.marking_police,
+                          role=CLI_ROLES["lines"])
     summary: Summary = {"contacts": contacts.summary()}
     if intel is not None:
         summary["intel"] = intel.summary()

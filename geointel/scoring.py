@@ -20,19 +20,25 @@ Inputs are plain DataFrames so everything can be checked by hand:
 
 - **lines** - one row per line: ``line_id`` plus evidence columns (any may be missing or
   blank): network ``customers`` (active customers per week), ``messages`` (deal messages per
-  week), ``runners``, ``reach_km``; intelligence ``weapons``, ``violence``,
+  week), ``runners``, ``reach_km`` - the ``lines`` table of
+  :func:`geointel.network.pipeline.analyse_lines` (``lines.csv`` of ``geointel lines``)
+  carries them under these names, with ``handsets`` (``;``-separated pseudonyms) that map
+  intelligence subjects and disruption-log numbers to lines; intelligence ``weapons``, ``violence``,
   ``cuckooed_addresses``, ``exploited_children``, ``vulnerable_adults`` (report counts),
   ``intel_reports``, ``intel_corroborated``; analyst scores ``score_<item>`` for any item
   (``physical`` ... ``likelihood``, ``capacity``, ``capability``, ``opportunity``).
-- **intel** - one row per intelligence report: ``subject`` (a line id, or a key mapped to one
-  with ``line_of``), the intelligence columns above (counts or yes/no), optional ``grading``
-  (3x5x2, e.g. ``"1A"``, ``"2-B-P"``) and ``date``.
+- **intel** - one row per intelligence report (``geointel.io.contacts.read_intel``, which
+  pseudonymises subjects): ``subject`` (a line id, or a handset mapped to one with
+  ``line_of`` or the lines table's ``handsets``), the intelligence columns above, optional
+  ``grading`` (3x5x2, e.g. ``"1A"``, ``"2-B-P"``) and ``date``.
 - **overrides** - ``line_id, item, value, by, at, reason``: the analyst's audit trail.
 - **activity** - one row per line and week: ``line_id``, ``week`` (any date in the week),
-  and measures ``deal_messages``, ``active_customers``, ``drug_offences`` (any present).
+  and measures ``deal_messages``, ``active_customers``, ``drug_offences`` (any present);
+  ``LinesResult.activity`` (``activity.csv`` of ``geointel lines``).
 - **disruption log** - ``line_id, date, action, outcome, grading (major|moderate|minor),
   closure_type (1|2|blank)``.
-- **line customers** - ``line_id, customer, week``: who each line served, for displacement.
+- **line customers** - ``line_id, customer, week``: who each line served, for displacement
+  (``LinesResult.line_customers``, ``line_customers.csv``).
 
 Examples
 --------
@@ -669,18 +675,54 @@ def evidence_from_intel(intel: pd.DataFrame, *, scheme: Scheme,
     return out.astype({"intel_reports": "int64", "intel_corroborated": "int64"})
 
 
+def line_of_handsets(lines: pd.DataFrame) -> dict[str, str]:
+    """Handset pseudonym -> line id, from the lines table's ``handsets`` column.
+
+    Each line id maps to itself too, so a register may name a line or any of its handsets.
+
+    Examples
+    --------
+    >>> lines = pd.DataFrame({"line_id": ["LINE-aa"], "handsets": ["Paa;Pbb"]})
+    >>> line_of_handsets(lines)
+    {'LINE-aa': 'LINE-aa', 'Paa': 'LINE-aa', 'Pbb': 'LINE-aa'}
+    """
+    out = {str(line): str(line) for line in lines["line_id"]}
+    if "handsets" in lines.columns:
+        for line, handsets in zip(lines["line_id"], lines["handsets"].fillna(""), strict=True):
+            for h in str(handsets).split(";"):
+                if h.strip():
+                    out[h.strip()] = str(line)
+    return out
+
+
+#: Intelligence sums a lines table may carry (``geointel lines --intel``); replaced when the
+#: register itself is given to scoring, which also counts corroborated reports.
+INTEL_SUM_COLUMNS = (*INTEL_EVIDENCE, "seizures", "intel_records", *INTEL_COUNTS)
+
+
+def without_intel(lines: pd.DataFrame) -> pd.DataFrame:
+    """The lines table without its intelligence sums, to score it with the register instead.
+
+    >>> lines = pd.DataFrame({"line_id": ["A"], "weapons": [1], "messages": [3]})
+    >>> without_intel(lines).columns.tolist()
+    ['line_id', 'messages']
+    """
+    return lines.drop(columns=[c for c in INTEL_SUM_COLUMNS if c in lines.columns])
+
+
 def _attach_intel(lines: pd.DataFrame, intel: pd.DataFrame, scheme: Scheme,
                   line_of: Mapping[str, str] | None) -> pd.DataFrame:
+    if line_of is None and "handsets" in lines.columns:
+        line_of = line_of_handsets(lines)
     evidence = evidence_from_intel(intel, scheme=scheme, line_of=line_of)
     overlap = [c for c in evidence.columns if c != "line_id" and c in lines.columns]
     if overlap:
         raise ValidationError(
             f"lines: already has intelligence column(s) {', '.join(overlap)} and intel was "
-            "given too. Fix: drop them from the lines table or do not pass the intel")
+            "given too. Fix: drop them (scoring.without_intel) or do not pass the intel")
     unknown = sorted(set(evidence["line_id"]) - set(lines["line_id"].astype(str)))
     if unknown:
-        log.warning("intel: %d subject(s) match no line and are ignored: %s", len(unknown),
-                    ", ".join(unknown[:5]))
+        log.warning("intel: %d subject(s) match no line and are ignored", len(unknown))
     merged = lines.merge(evidence, on="line_id", how="left")
     return merged.fillna({"intel_reports": 0, "intel_corroborated": 0})
 
@@ -829,11 +871,15 @@ class ScoredLines:
         in_force``.
     scheme
         The scheme used (its name and version belong beside any output).
+    missing_evidence
+        Evidence columns the scheme reads that the lines table does not have at all (their
+        items fell back to defaults); see :func:`missing_evidence`.
     """
 
     table: pd.DataFrame
     audit: pd.DataFrame
     scheme: Scheme
+    missing_evidence: tuple[str, ...] = ()
 
     def summary(self, *, top: int = 5) -> dict[str, Any]:
         """Counts and the top lines, for the CLI's ``--json``."""
@@ -841,8 +887,14 @@ class ScoredLines:
         cols = [c for c in ("line_id", "rank", "band", "priority", "risk", "confidence",
                             "rank_low", "rank_high") if c in self.table.columns]
         head = self.table[cols].head(top)
+        out: dict[str, Any] = {}
+        if self.missing_evidence:
+            out["warning"] = (f"evidence column(s) {', '.join(self.missing_evidence)} absent: "
+                              "the items they suggest took the scheme's defaults")
         return {
+            **out,
             "scheme": f"{self.scheme.name} {self.scheme.version} ({self.scheme.label})",
+            "missing_evidence": list(self.missing_evidence),
             "lines_scored": len(self.table),
             "bands": {b.band: int(bands.get(b.band, 0)) for b in self.scheme.bands},
             "overrides": len(self.audit),
@@ -903,6 +955,19 @@ def _check_lines(lines: pd.DataFrame) -> pd.DataFrame:
     out["line_id"] = out["line_id"].astype(str)
     _check_ids(out["line_id"].tolist(), "lines")
     return out.reset_index(drop=True)
+
+
+def missing_evidence(columns: Sequence[str], scheme: Scheme) -> tuple[str, ...]:
+    """Evidence columns ``scheme`` reads (its rules and network evidence) absent from ``columns``.
+
+    Examples
+    --------
+    >>> missing_evidence(["line_id", "n_customers", "weapons"], load_scheme())[:4]
+    ('cuckooed_addresses', 'customers', 'exploited_children', 'messages')
+    """
+    wanted = {r.evidence for _, rules in scheme.suggestions for r in rules}
+    wanted |= set(scheme.network_evidence)
+    return tuple(sorted(wanted - set(columns)))
 
 
 def score_lines(lines: pd.DataFrame, scheme: Scheme, *, intel: pd.DataFrame | None = None,
@@ -1025,7 +1090,11 @@ def score_lines(lines: pd.DataFrame, scheme: Scheme, *, intel: pd.DataFrame | No
     table = (out[lead + rest].sort_values(["rank", "risk", "line_id"],
                                           ascending=[True, False, True], kind="stable")
              .reset_index(drop=True))
-    return ScoredLines(table=table, audit=audit, scheme=scheme)
+    absent = missing_evidence(list(frame.columns), scheme)
+    if absent:
+        log.info("lines: evidence column(s) %s absent; their items take the scheme's "
+                    "defaults", ", ".join(absent))
+    return ScoredLines(table=table, audit=audit, scheme=scheme, missing_evidence=absent)
 
 
 def _apply_overrides(out: pd.DataFrame, scores: dict[str, np.ndarray],
@@ -1135,10 +1204,11 @@ def rank_lines(lines: pd.DataFrame, scheme: Scheme, *, seed: int,
     table = scored.table.merge(intervals, on="line_id", how="left")
     order = ["line_id", "rank", "rank_low", "rank_median", "rank_high"]
     table = table[order + [c for c in table.columns if c not in order]]
-    return ScoredLines(table=table, audit=scored.audit, scheme=scheme)
+    return ScoredLines(table=table, audit=scored.audit, scheme=scheme,
+                       missing_evidence=scored.missing_evidence)
 
 
-# --- evidence and weekly activity from contact records ------------------------------------
+# --- weeks ------------------------------------------------------------------------------
 
 def _week_start(when: pd.Series) -> pd.Series:
     """The Monday (00:00) of the week of each timestamp."""
@@ -1147,140 +1217,6 @@ def _week_start(when: pd.Series) -> pd.Series:
         stamps = stamps.dt.tz_localize(None)
     day = stamps.dt.normalize()
     return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
-
-
-def _line_contacts(contacts: pd.DataFrame, line_of: Mapping[str, str]) -> pd.DataFrame:
-    missing = [c for c in ("timestamp", "a_party", "b_party") if c not in contacts.columns]
-    if missing:
-        raise ValidationError(f"contacts: no column(s) {', '.join(missing)}; pass contact "
-                              "records in the documented schema (timestamp, a_party, b_party)")
-    a_line = contacts["a_party"].astype("string").map(line_of)
-    b_line = contacts["b_party"].astype("string").map(line_of)
-    inbound = b_line.notna() & a_line.isna()
-    outbound = a_line.notna() & b_line.isna()
-    frame = pd.DataFrame({
-        "line_id": b_line.where(inbound, a_line),
-        "party": contacts["a_party"].where(inbound, contacts["b_party"]).astype("string"),
-        "direction": np.where(inbound, "in", "out"),
-        "week": _week_start(pd.to_datetime(contacts["timestamp"], format="ISO8601")),
-    })
-    for column in ("cell_lat", "cell_lon"):
-        if column in contacts.columns:
-            frame[column] = pd.to_numeric(contacts[column], errors="coerce")
-    return frame[inbound | outbound].reset_index(drop=True)
-
-
-def line_activity(contacts: pd.DataFrame, *, line_of: Mapping[str, str],
-                  exclude: Sequence[str] = ()) -> pd.DataFrame:
-    """Weekly demand of each line from contact records.
-
-    ``deal_messages`` counts contacts (calls and SMS) made *to* a line handset by anyone
-    else; ``active_customers`` counts the distinct parties making them. Parties in
-    ``exclude`` (e.g. known runners) are not counted. Weeks start on Monday; weeks with no
-    contact have no row (the tracker fills them with zero).
-
-    Parameters
-    ----------
-    contacts
-        ``timestamp``, ``a_party`` (caller/sender), ``b_party``.
-    line_of
-        Maps every deal-line handset (as it appears in ``contacts``) to its line id.
-    exclude
-        Parties not counted as customers.
-
-    Examples
-    --------
-    >>> c = pd.DataFrame({"timestamp": ["2024-01-01T10:00", "2024-01-02T11:00",
-    ...                                 "2024-01-09T09:00"],
-    ...                   "a_party": ["c1", "c1", "c2"], "b_party": ["h1", "h1", "h2"]})
-    >>> line_activity(c, line_of={"h1": "L1", "h2": "L1"}).values.tolist()
-    [['L1', Timestamp('2024-01-01 00:00:00'), 2, 1], ['L1', Timestamp('2024-01-08 00:00:00'), 1, 1]]
-    """
-    frame = _line_contacts(contacts, line_of)
-    frame = frame[(frame["direction"] == "in") & ~frame["party"].isin(list(exclude))]
-    out = (frame.groupby(["line_id", "week"], sort=True)
-           .agg(deal_messages=("party", "size"), active_customers=("party", "nunique"))
-           .reset_index())
-    out["line_id"] = out["line_id"].astype(str)
-    return out.astype({"deal_messages": "int64", "active_customers": "int64"})
-
-
-def line_customers(contacts: pd.DataFrame, *, line_of: Mapping[str, str],
-                   exclude: Sequence[str] = ()) -> pd.DataFrame:
-    """Who contacted each line in each week: ``line_id, customer, week`` (for displacement).
-
-    Examples
-    --------
-    >>> c = pd.DataFrame({"timestamp": ["2024-01-01T10:00", "2024-01-02T11:00"],
-    ...                   "a_party": ["c1", "c1"], "b_party": ["h1", "h1"]})
-    >>> line_customers(c, line_of={"h1": "L1"}).values.tolist()
-    [['L1', 'c1', Timestamp('2024-01-01 00:00:00')]]
-    """
-    frame = _line_contacts(contacts, line_of)
-    frame = frame[(frame["direction"] == "in") & ~frame["party"].isin(list(exclude))]
-    out = frame[["line_id", "party", "week"]].drop_duplicates().rename(
-        columns={"party": "customer"})
-    out = out.astype({"line_id": str, "customer": str})
-    return out.sort_values(["line_id", "week", "customer"]).reset_index(drop=True)
-
-
-def evidence_from_contacts(contacts: pd.DataFrame, *, line_of: Mapping[str, str],
-                           runner_ratio: float = 2.0, runner_weekly: float = 5.0
-                           ) -> pd.DataFrame:
-    """Network evidence per line: ``customers``, ``messages``, ``runners``, ``reach_km``.
-
-    - ``customers``, ``messages``: mean weekly active customers and deal messages over the
-      weeks the line was active (see :func:`line_activity`); runners are not counted.
-    - ``runners``: parties the line contacts at least ``runner_ratio`` times as often as they
-      contact it, and on average at least ``runner_weekly`` times per week the line is active
-      (the dispatch pattern; customers receive flares about weekly, runners every deal).
-    - ``reach_km``: distance in BNG metres / 1000 between the mean cell position of the line
-      handsets and that of the parties contacting it (the line's spread: a few km for a local
-      line, tens for a county line). Blank without ``cell_lat``/``cell_lon``.
-
-    Examples
-    --------
-    >>> c = pd.DataFrame({"timestamp": ["2024-01-01T10:00"] * 2 + ["2024-01-01T10:05"] * 7,
-    ...     "a_party": ["c1", "c2"] + ["h1"] * 7, "b_party": ["h1", "h1"] + ["r1"] * 6 + ["c1"]})
-    >>> evidence_from_contacts(c, line_of={"h1": "L1"})[["line_id", "customers", "runners"]]
-    ... # doctest: +NORMALIZE_WHITESPACE
-      line_id  customers  runners
-    0      L1        2.0        1
-    """
-    from geointel.io._geo import points_bng
-
-    frame = _line_contacts(contacts, line_of)
-    counts = frame.groupby(["line_id", "party", "direction"]).size().unstack(fill_value=0)
-    counts = counts.reindex(columns=["in", "out"], fill_value=0)
-    active_weeks = frame.groupby("line_id")["week"].nunique()
-    weekly_out = counts["out"] / active_weeks.reindex(counts.index.get_level_values("line_id"))\
-        .to_numpy()
-    is_runner = (counts["out"] >= runner_ratio * counts["in"]) & (weekly_out >= runner_weekly)
-    runners = is_runner.groupby(level="line_id").sum()
-    runner_parties = set(counts.index[is_runner.to_numpy()].get_level_values("party"))
-    activity = line_activity(contacts, line_of=line_of, exclude=sorted(runner_parties))
-    means = activity.groupby("line_id")[["active_customers", "deal_messages"]].mean()
-    out = pd.DataFrame({"line_id": sorted(set(frame["line_id"].astype(str)))})
-    out["customers"] = out["line_id"].map(means["active_customers"]).fillna(0.0)
-    out["messages"] = out["line_id"].map(means["deal_messages"]).fillna(0.0)
-    out["runners"] = out["line_id"].map(runners).fillna(0).astype("int64")
-    out["reach_km"] = np.nan
-    if {"cell_lat", "cell_lon"} <= set(frame.columns):
-        located = frame.dropna(subset=["cell_lat", "cell_lon"])
-        # the line's own position comes from its outbound contacts (a_party = the line).
-        side = np.where(located["direction"] == "out", "line", "party")
-        located = located.assign(side=side)
-        located = located[~((located["side"] == "party")
-                            & located["party"].isin(list(runner_parties)))]
-        if len(located):
-            pts = points_bng(located, "cell_lon", "cell_lat", crs="EPSG:4326")
-            located = located.assign(x=pts.geometry.x.to_numpy(), y=pts.geometry.y.to_numpy())
-            centre = located.groupby(["line_id", "side"])[["x", "y"]].mean().unstack("side")
-            if ("x", "line") in centre.columns and ("x", "party") in centre.columns:
-                dist = np.hypot(centre[("x", "line")] - centre[("x", "party")],
-                                centre[("y", "line")] - centre[("y", "party")]) / 1000.0
-                out["reach_km"] = out["line_id"].map(pd.Series(dist, index=centre.index))
-    return out
 
 
 # --- the Fortress-style tracker -----------------------------------------------------------
@@ -1549,7 +1485,8 @@ def displacement(customers: pd.DataFrame, *, line_id: str, action_date: date | s
     Parameters
     ----------
     customers
-        ``line_id, customer, week`` (see :func:`line_customers`).
+        ``line_id, customer, week`` (``LinesResult.line_customers`` of
+        :func:`geointel.network.pipeline.analyse_lines`).
 
     Returns
     -------
@@ -1570,7 +1507,7 @@ def displacement(customers: pd.DataFrame, *, line_id: str, action_date: date | s
     missing = [c for c in ("line_id", "customer", "week") if c not in customers.columns]
     if missing:
         raise ValidationError(f"displacement: no column(s) {', '.join(missing)}; need "
-                              "line_id, customer, week (see line_customers)")
+                              "line_id, customer, week (line_customers of geointel lines)")
     frame = customers[["line_id", "customer", "week"]].copy()
     frame["line_id"] = frame["line_id"].astype(str)
     frame["week"] = _week_start(pd.to_datetime(frame["week"], format="mixed"))
@@ -1757,33 +1694,6 @@ def read_lines(path: str | Path) -> ReadResult:
     return finish(frame.astype({"line_id": str}), log_, n, path)
 
 
-def read_intel(path: str | Path) -> ReadResult:
-    """Read an intelligence register CSV (``subject`` + intelligence columns, yes/no or counts).
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "intel.csv")
-    >>> _ = open(p, "w").write("subject,weapons,date\\nA,yes,2024-01-02\\nB,1,someday\\n")
-    >>> r = read_intel(p)
-    >>> r.data["weapons"].tolist(), r.rejects["reason"].tolist()
-    ([1.0], ["date is not a date (use YYYY-MM-DD): 'someday'"])
-    """
-    frame, log_, n = read_csv_rows(path, required=["subject"], kind="intelligence register")
-    frame = log_.take(frame, frame["subject"].astype("string").str.strip().eq(""),
-                      "subject is blank")
-    for column in INTEL_EVIDENCE:
-        if column in frame.columns:
-            frame = _take_numbers(frame, log_, column, integer=True, yes_no=True)
-    if "date" in frame.columns:
-        text = frame["date"].astype("string").fillna("").str.strip()
-        when = _parse_dates(text)
-        frame = log_.take(frame, ~text.eq("") & when.isna(),
-                          "date is not a date (use YYYY-MM-DD): '" + text + "'")
-        frame = frame.assign(date=when.loc[frame.index])
-    return finish(frame, log_, n, path)
-
-
 def read_activity(path: str | Path) -> ReadResult:
     """Read a weekly activity CSV (``line_id, week`` + ``deal_messages``,
     ``active_customers``, ``drug_offences``; any of the three).
@@ -1817,8 +1727,15 @@ def read_activity(path: str | Path) -> ReadResult:
     return finish(frame.astype({"line_id": str}), log_, n, path)
 
 
-def read_disruption_log(path: str | Path) -> ReadResult:
+def read_disruption_log(path: str | Path, *, key: bytes | None = None,
+                        line_of: Mapping[str, str] | None = None) -> ReadResult:
     """Read a disruption log CSV; rows with a bad date, grading or closure type are rejected.
+
+    The log names each line by ``line_id``, or by ``line``: a deal-line number or handset
+    (raw or pseudonym), as police logs do. A ``line`` column is pseudonymised with ``key``
+    as it is read and mapped to the detected line with ``line_of`` (handset pseudonym ->
+    line id, e.g. :func:`line_of_handsets` of the ``geointel lines`` table); rows whose
+    number is no handset of a detected line are rejected. The raw number is never kept.
 
     Examples
     --------
@@ -1829,9 +1746,33 @@ def read_disruption_log(path: str | Path) -> ReadResult:
     >>> r = read_disruption_log(p)
     >>> national_counts(r.data)["lines_closed"], r.rejects["reason"].tolist()
     (1, ['grading is not major, moderate or minor (NCA disruption grading)'])
+    >>> from geointel.privacy import pseudonymise
+    >>> _ = open(p, "w").write("line,date,action,grading\\n07700 900001,2024-03-01,stop,minor\\n")
+    >>> handset = pseudonymise(["07700900001"], b"k" * 32)[0]
+    >>> read_disruption_log(p, key=b"k" * 32, line_of={handset: "LINE-x"}).data[
+    ...     "line_id"].tolist()
+    ['LINE-x']
     """
-    frame, log_, n = read_csv_rows(path, required=["line_id", "date", "action", "grading"],
+    from geointel.privacy import pseudonymise
+
+    frame, log_, n = read_csv_rows(path, required=["date", "action", "grading"],
                                    kind="disruption log")
+    with_numbers = "line_id" not in frame.columns
+    if with_numbers and "line" not in frame.columns:
+        raise DataFileError(path, "has no column 'line_id' (or 'line')",
+                            fix="name each line by line_id, or by its number in 'line'")
+    if with_numbers:
+        if key is None or line_of is None:
+            raise DataFileError(path, "names lines by number ('line' column), which must be "
+                                "pseudonymised and mapped to detected lines",
+                                fix="pass the key and the lines table (geointel track "
+                                    "--lines DIR/lines.csv), or give a line_id column")
+        handset = pd.Series(pseudonymise(frame["line"].fillna("").astype(str), key),
+                            index=frame.index)
+        mapped = handset.map(dict(line_of))
+        frame = frame.drop(columns=["line"]).assign(line_id=mapped.fillna(""))
+        frame = log_.take(frame, mapped.isna() & handset.ne(""),
+                          "line is not a handset of any detected line")
     reason, _, _ = _disruption_problems(frame)
     frame = log_.take(frame, reason.ne(""), reason)
     return finish(validate_disruption_log(frame), log_, n, path)

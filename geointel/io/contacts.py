@@ -63,6 +63,9 @@ INTEL_COUNTS = ("weapons", "violence", "cuckooed_addresses", "exploited_children
                 "vulnerable_adults", "seizures")
 INTEL_REQUIRED = ("subject", *INTEL_COUNTS)
 INTEL_OPTIONAL = ("drugs", "notes", "grading", "date")
+_YES_NO = {"yes": "1", "y": "1", "true": "1", "no": "0", "n": "0", "false": "0"}
+#: A line id made by geointel.network.lines.stable_line_id (from a pseudonym, never a number).
+_LINE_ID = r"LINE-[0-9a-f]{8}"
 _PARQUET = (".parquet", ".pq")
 _CSV_OPTIONS = ("header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
                 "null_padding = false")
@@ -380,7 +383,8 @@ def read_intel(path: str | Path, *, key: bytes) -> ReadResult:
     path
         CSV with ``subject`` (a deal-line number or handset, raw or pseudonymised),
         ``weapons``, ``violence``, ``cuckooed_addresses``, ``exploited_children``,
-        ``vulnerable_adults``, ``seizures`` (counts; blank = 0), and optional ``drugs``,
+        ``vulnerable_adults``, ``seizures`` (counts, or yes/no for 1/0; blank = 0), and
+        optional ``drugs``,
         ``notes``, ``grading`` (3x5x2, e.g. ``2BP``), ``date`` (ISO date).
     key
         Pseudonymisation key; the same as for the contact records so subjects join.
@@ -390,6 +394,9 @@ def read_intel(path: str | Path, *, key: bytes) -> ReadResult:
     ReadResult
         Counts as integers, ``date`` as datetime64 (missing if blank), ``grading``
         normalised to e.g. ``2BP``, phone numbers in ``notes`` replaced by pseudonyms.
+        A subject that is already a detected line id (``LINE-`` + 8 hex, made from a
+        pseudonym by ``geointel lines``) is kept as it is; every other subject is
+        pseudonymised.
 
     Examples
     --------
@@ -397,10 +404,10 @@ def read_intel(path: str | Path, *, key: bytes) -> ReadResult:
     >>> p = os.path.join(tempfile.mkdtemp(), "i.csv")
     >>> cols = "subject,weapons,violence,cuckooed_addresses,exploited_children,"
     >>> cols += "vulnerable_adults,seizures,grading,date"
-    >>> _ = open(p, "w").write(cols + "\\n07700 900001,1,0,0,0,0,2,2-B-P,2018-10-04\\n")
+    >>> _ = open(p, "w").write(cols + "\\n07700 900001,yes,0,0,0,0,2,2-B-P,2018-10-04\\n")
     >>> r = read_intel(p, key=b"k" * 32)
-    >>> int(r.data.loc[0, "seizures"]), r.data.loc[0, "grading"]
-    (2, '2BP')
+    >>> int(r.data.loc[0, "weapons"]), int(r.data.loc[0, "seizures"]), r.data.loc[0, "grading"]
+    (1, 2, '2BP')
     """
     frame, log_, rows_read = read_csv_rows(path, required=INTEL_REQUIRED, kind=INTEL_KIND)
     for col in INTEL_OPTIONAL:
@@ -411,7 +418,9 @@ def read_intel(path: str | Path, *, key: bytes) -> ReadResult:
         frame[col] = frame[col].fillna("").astype(str).str.strip()
     frame = log_.take(frame, frame["subject"].eq(""), "subject is blank")
     for col in INTEL_COUNTS:
-        text = frame[col].where(frame[col] != "", "0")
+        text = frame[col].str.lower().map(lambda v: _YES_NO.get(v, v))
+        frame[col] = text
+        text = text.where(text != "", "0")
         value = pd.to_numeric(text, errors="coerce")
         bad = value.isna() | (value < 0) | (value != value.round())
         frame = log_.take(frame, bad, f"{col} is not a whole number of 0 or more")
@@ -424,7 +433,9 @@ def read_intel(path: str | Path, *, key: bytes) -> ReadResult:
     frame = log_.take(frame, (frame["date"] != "") & dates.isna(),
                       "date is not an ISO date such as 2018-10-04")
     frame["date"] = dates.loc[frame.index]
-    frame["subject"] = pseudonymise(frame["subject"], key)
+    is_line = frame["subject"].str.fullmatch(_LINE_ID)
+    frame["subject"] = frame["subject"].where(is_line, pd.Series(
+        pseudonymise(frame["subject"], key), index=frame.index, dtype=object))
     frame["notes"] = [redact_numbers(t, key) for t in frame["notes"]]
     keep = [*INTEL_REQUIRED, *INTEL_OPTIONAL, FILE, LINE]
     return finish(frame[keep], log_, rows_read, path)

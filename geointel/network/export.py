@@ -1,21 +1,31 @@
 """Write a :class:`~geointel.network.pipeline.LinesResult` for analysts and their tools.
 
-Files: ``lines.csv``, ``handsets.csv``, ``rebrands.csv``, ``holders.csv``, ``groups.csv``,
+Files: ``lines.csv`` (with the scoring scheme's network evidence), ``activity.csv`` (weekly
+demand per line, for ``geointel track``), ``line_customers.csv`` (pseudonyms, for
+displacement), ``handsets.csv``, ``rebrands.csv``, ``holders.csv``, ``groups.csv``,
 ``disruption.csv``, ``features.csv``; ``network.graphml`` and ``network.gexf`` (Gephi);
 ``i2_entities.csv`` + ``i2_links.csv`` (i2 Analyst's Notebook tabular import);
 ``footprints.gpkg`` (layers ``lsoa_footprint`` and ``line_links``, EPSG:27700); and
 ``MARKING.txt`` with the protective marking and attribution. Graph files carry the marking as
 a graph attribute, GeoPackage layers as a ``marking`` column. Only pseudonyms are written.
+
+:func:`download` gives one export as bytes for a front end, after checking the user's role
+(:func:`geointel.auth.check_role` with ``export:lines``), so the app cannot hand the contact
+network to a role that may not have it.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
+from typing import Literal
 
 import networkx as nx
 import pandas as pd
 
+from geointel.auth import check_role
+from geointel.errors import ValidationError
 from geointel.network.pipeline import LinesResult
 
 log = logging.getLogger(__name__)
@@ -43,44 +53,90 @@ def i2_tables(result: LinesResult) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def write_outputs(result: LinesResult, out_dir: str | Path, *,
-                  marking: str = "OFFICIAL-SENSITIVE") -> dict[str, Path]:
-    """Write every export into ``out_dir`` (created if needed); return name -> path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
+                  marking: str = "OFFICIAL-SENSITIVE", role: str = "analyst") -> dict[str, Path]:
+    """Write every export into ``out_dir`` (created if needed); return name -> path.
 
-    def csv(name: str, frame: pd.DataFrame) -> None:
-        paths[name] = out / f"{name}.csv"
-        frame.to_csv(paths[name], index=False)
+    Tables and footprints go through :func:`geointel.exports.export_layers` (``role`` must
+    hold ``export:lines``); CSVs keep the exact columns ``geointel score`` / ``track`` read
+    back, the marking travelling in ``MARKING.txt`` and ``summary.json`` beside them.
+    """
+    from geointel.exports import export_layers
 
-    csv("lines", result.lines)
-    csv("handsets", result.handsets)
-    csv("rebrands", result.links)
-    csv("holders", result.holders)
-    csv("groups", result.groups)
-    csv("disruption", result.disruption)
-    csv("features", result.features)
+    def weeks(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(week=frame["week"].dt.strftime("%Y-%m-%d")) if len(frame) else frame
+
     entities, links = i2_tables(result)
-    csv("i2_entities", entities)
-    csv("i2_links", links)
-    G = result.graph.copy()
-    G.graph.update({"marking": marking, "attribution": ATTRIBUTION})
+    tables = {"lines": result.lines, "activity": weeks(result.activity),
+              "line_customers": weeks(result.line_customers), "handsets": result.handsets,
+              "rebrands": result.links, "holders": result.holders, "groups": result.groups,
+              "disruption": result.disruption, "features": result.features,
+              "i2_entities": entities, "i2_links": links}
+    layers = {"line_links": result.line_links.dropna(subset=["geometry"])}
+    if result.footprint_polygons is not None:
+        layers = {"lsoa_footprint": result.footprint_polygons, **layers}
+    out = Path(out_dir)
+    (out / "footprints.gpkg").unlink(missing_ok=True)
+    files = export_layers(out, layers=layers, tables=tables, marking=marking, role=role,
+                          capability="export:lines", formats=("gpkg", "csv"),
+                          stem="footprints", attribution=ATTRIBUTION, marking_column=False)
+    paths: dict[str, Path] = {name: files[f"{name}.csv"] for name in tables}
+    G = _marked_graph(result, marking)
     paths["graphml"] = out / "network.graphml"
     nx.write_graphml(G, paths["graphml"])
     paths["gexf"] = out / "network.gexf"
     nx.write_gexf(G, paths["gexf"])
-    gpkg = out / "footprints.gpkg"
-    if gpkg.exists():
-        gpkg.unlink()
-    if result.footprint_polygons is not None and len(result.footprint_polygons):
-        result.footprint_polygons.assign(marking=marking).to_file(
-            gpkg, layer="lsoa_footprint", driver="GPKG")
-        paths["footprints"] = gpkg
-    links_geo = result.line_links.dropna(subset=["geometry"])
-    if len(links_geo):
-        links_geo.assign(marking=marking).to_file(gpkg, layer="line_links", driver="GPKG")
-        paths["footprints"] = gpkg
-    paths["marking"] = out / "MARKING.txt"
-    paths["marking"].write_text(f"{marking}\n\n{ATTRIBUTION}\n", encoding="utf-8")
+    if "footprints.gpkg" in files:
+        paths["footprints"] = files["footprints.gpkg"]
+    paths["marking"] = files["MARKING.txt"]
+    paths["summary"] = files["summary.json"]
     log.info("wrote %d files to %s", len(paths), out)
     return paths
+
+
+def _marked_graph(result: LinesResult, marking: str) -> nx.Graph:
+    G = result.graph.copy()
+    G.graph.update({"marking": marking, "attribution": ATTRIBUTION})
+    return G
+
+
+def download(result: LinesResult, kind: Literal["graphml", "gexf", "i2_entities", "i2_links",
+                                                 "lines"], *,
+             role: str, marking: str = "OFFICIAL-SENSITIVE") -> bytes:
+    """One export as bytes, for a user of ``role`` (must hold ``export:lines``).
+
+    Graph files carry ``marking`` as a graph attribute; CSVs start with a ``# marking`` line.
+
+    Raises
+    ------
+    AccessDenied
+        If ``role`` may not export lines.
+    ValidationError
+        If ``kind`` is not one of the exports.
+
+    Examples
+    --------
+    >>> import networkx as nx, pandas as pd
+    >>> from geointel.network.pipeline import LinesResult
+    >>> G = nx.Graph([("Pa", "Pb")])
+    >>> empty = pd.DataFrame()
+    >>> r = LinesResult(empty, empty, pd.DataFrame({"line_id": ["L"]}), empty, empty, empty,
+    ...                 None, None, None, empty, G, empty, empty)
+    >>> download(r, "lines", role="analyst", marking="OFFICIAL-SENSITIVE").decode().split()
+    ['#', 'OFFICIAL-SENSITIVE', 'line_id', 'L']
+    >>> download(r, "lines", role="planner")
+    Traceback (most recent call last):
+    ...
+    geointel.errors.AccessDenied: the planner role may not use export:lines (allowed: analyst)
+    """
+    check_role(role, "export:lines")
+    if kind in ("graphml", "gexf"):
+        buffer = io.BytesIO()
+        writer = nx.write_graphml if kind == "graphml" else nx.write_gexf
+        writer(_marked_graph(result, marking), buffer)
+        return buffer.getvalue()
+    frames = {"lines": lambda: result.lines, "i2_entities": lambda: i2_tables(result)[0],
+              "i2_links": lambda: i2_tables(result)[1]}
+    if kind not in frames:
+        raise ValidationError(f"download: kind={kind!r}; use one of graphml, gexf, "
+                              f"{', '.join(frames)}")
+    return (f"# {marking}\n" + frames[kind]().to_csv(index=False)).encode("utf-8")

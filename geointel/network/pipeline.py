@@ -32,6 +32,7 @@ import pandas as pd
 from geointel._progress import Progress, report
 from geointel.errors import ValidationError
 from geointel.network._duck import fetch
+from geointel.network.activity import network_evidence, weekly_activity
 from geointel.network.disruption import compare_strategies
 from geointel.network.features import DealLineModel, deal_line_score, features_sql
 from geointel.network.footprint import footprint_areas, footprint_points, line_links
@@ -65,8 +66,10 @@ class LinesResult:
         ``group_id``.
     lines
         One row per line: ``line_id``, ``group_id``, ``handsets`` (chain, ``;``),
-        ``first_seen``, ``last_seen``, ``holder``, ``n_customers``, ``n_runners``,
-        ``exporter_la``, ``importer_la`` and the summed intelligence counts.
+        ``first_seen``, ``last_seen``, ``holder``, ``customers_total`` (distinct customers
+        over the period), ``exporter_la``, ``importer_la``, the scoring scheme's network
+        evidence ``customers``, ``messages`` (weekly means), ``runners``, ``reach_km`` (see
+        :mod:`geointel.network.activity`) and the summed intelligence counts.
     links
         Rebrand links (old, new) with their evidence.
     holders
@@ -83,6 +86,10 @@ class LinesResult:
         Strategies compared side by side (see :mod:`geointel.network.disruption`).
     graph
         The operational network: lines, holders, runners, associates and customers.
+    activity
+        Weekly demand per line: ``line_id, week, deal_messages, active_customers``.
+    line_customers
+        Who contacted each line in each week: ``line_id, customer, week`` (pseudonyms).
     """
 
     features: pd.DataFrame
@@ -96,6 +103,8 @@ class LinesResult:
     line_links: gpd.GeoDataFrame
     disruption: pd.DataFrame
     graph: nx.Graph
+    activity: pd.DataFrame
+    line_customers: pd.DataFrame
 
     def summary(self) -> dict[str, Any]:
         """Counts for the CLI's ``--json`` output."""
@@ -256,32 +265,65 @@ def analyse_lines(
             areas = footprint_areas(points, lsoas)
             polygons = _footprint_polygons(areas, lsoas)
         links_geo = line_links(points, areas, sorted(line_holder))
+        activity, who = weekly_activity(con, chains, customers)
         report(progress, 5, total, "operational network and disruption")
         G = _operational_graph(con, handsets, holders)
     finally:
         con.close()
-    held: dict[str, set[str]] = {}
-    for h, lid in line_of.items():
-        if holder_of_line.get(lid):
-            held.setdefault(holder_of_line[lid], set()).add(h)
-    cust_per_line = customers.assign(line_id=customers["h"].map(line_of)).groupby(
-        "line_id")["c"].nunique()
-    size = {holder_of_line[lid]: int(n) for lid, n in cust_per_line.items()
-            if lid in holder_of_line}
-    k = disruption_k or max(1, math.ceil(0.05 * G.number_of_nodes()))
-    disruption = (compare_strategies(G, k=k, supply=deal, customers=set(customers["c"]),
-                                     held=held, line_size=size, seed=seed)
-                  if G.number_of_nodes() else pd.DataFrame())
     report(progress, 6, total, "line table")
-    lines = _line_table(chains, feats, holder_of_line, line_group, customers, runners,
+    evidence = network_evidence(activity, runners, chains, links_geo)
+    lines = _line_table(chains, feats, holder_of_line, line_group, customers, evidence,
                         links_geo, intel)
+    k = disruption_k or max(1, math.ceil(0.05 * G.number_of_nodes()))
+    disruption = simulate_disruption(G, lines, k=k, seed=seed)
     report(progress, total, total, "done")
     log.info("found %d deal-line handsets in %d lines and %d groups", len(deal), len(lines),
              len(groups))
     return LinesResult(features=scored, handsets=handsets, lines=lines, links=links,
                        holders=holders, groups=groups, footprints=areas,
                        footprint_polygons=polygons, line_links=links_geo,
-                       disruption=disruption, graph=G)
+                       disruption=disruption, graph=G, activity=activity,
+                       line_customers=who)
+
+
+def simulate_disruption(graph: nx.Graph, lines: pd.DataFrame, *, k: int, seed: int,
+                        strategies: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Compare removal strategies on the operational network of :func:`analyse_lines`.
+
+    Parameters
+    ----------
+    graph, lines
+        ``LinesResult.graph`` and ``LinesResult.lines``: deal-line handsets and customers
+        come from the nodes' ``role``, each holder's handsets and customers from the lines.
+    k
+        Handsets each strategy removes.
+    strategies
+        Keep only these (``holder``, ``betweenness``, ``key_player``); all by default.
+    seed
+        Seed of any sampling.
+
+    Returns
+    -------
+    DataFrame
+        One row per strategy (see :func:`geointel.network.disruption.compare_strategies`).
+    """
+    if not graph.number_of_nodes() or lines.empty:
+        return pd.DataFrame()
+    roles = nx.get_node_attributes(graph, "role")
+    held: dict[str, set[str]] = {}
+    size: dict[str, int] = {}
+    for row in lines.to_dict("records"):
+        if row["holder"]:
+            holder = str(row["holder"])
+            held.setdefault(holder, set()).update(str(row["handsets"]).split(";"))
+            size[holder] = size.get(holder, 0) + int(row["customers_total"])
+    table = compare_strategies(graph, k=k,
+                               supply=sorted(n for n, r in roles.items() if r == "deal_line"),
+                               customers={n for n, r in roles.items() if r == "customer"},
+                               held=held, line_size=size, seed=seed)
+    if strategies is not None:
+        table = table[table["strategy"].isin(strategies)].reset_index(drop=True)
+    return table
 
 
 def _renumber_orphans(line_group: dict[str, str]) -> None:
@@ -305,7 +347,7 @@ def _footprint_polygons(areas: pd.DataFrame, lsoas: gpd.GeoDataFrame) -> gpd.Geo
 
 
 def _line_table(chains: pd.DataFrame, feats: pd.DataFrame, holder_of_line: dict[str, str],
-                line_group: dict[str, str], customers: pd.DataFrame, runners: pd.DataFrame,
+                line_group: dict[str, str], customers: pd.DataFrame, evidence: pd.DataFrame,
                 links_geo: gpd.GeoDataFrame, intel: pd.DataFrame | None) -> pd.DataFrame:
     f = feats.set_index("handset")
     line_of = dict(zip(chains["handset"], chains["line_id"], strict=True))
@@ -321,14 +363,14 @@ def _line_table(chains: pd.DataFrame, feats: pd.DataFrame, holder_of_line: dict[
             "first_seen": pd.Timestamp(int(f.loc[hs, "first_t"].min()), unit="s").isoformat(),
             "last_seen": pd.Timestamp(int(f.loc[hs, "last_t"].max()), unit="s").isoformat(),
             "holder": holder_of_line.get(line_id, ""),
-            "n_customers": int(mine["c"].nunique()),
-            "n_runners": int(runners.loc[runners["h"].isin(hs), "c"].nunique()),
+            "customers_total": int(mine["c"].nunique()),
             "exporter_la": str(geo.loc[line_id, "exporter_la"]) if line_id in geo.index else "",
             "importer_la": str(geo.loc[line_id, "importer_la"]) if line_id in geo.index else "",
         })
     lines = pd.DataFrame(rows)
     if lines.empty:
         return lines
+    lines = lines.merge(evidence, on="line_id", how="left")
     if intel is not None and len(intel):
         tagged = intel.assign(line_id=intel["subject"].map(line_of)).dropna(subset=["line_id"])
         sums = tagged.groupby("line_id")[list(INTEL_SUMS)].sum()

@@ -145,3 +145,28 @@ def test_model_json_round_trip_and_default_model(tmp_path):
     again = DealLineModel.from_json(model.to_json(tmp_path / "m.json"))
     assert np.allclose(again.probability(f), p.to_numpy())
     assert model.metrics["cv_precision"] >= 0.9 and model.metrics["cv_recall"] >= 0.9
+
+
+def test_weekly_activity_and_network_evidence(con):
+    import geopandas as gpd
+
+    from geointel.network.activity import network_evidence, weekly_activity
+    from geointel.network.lines import customers_sql
+
+    deal = ["Pnew", "Pold"]
+    chains = chain_lines(deal, link_rebrands(con, features_sql(con), deal), features_sql(con))
+    customers = customers_sql(con, deal)
+    activity, who = weekly_activity(con, chains, customers)
+    # customer calls: days 3-7 and 10-16 to Pold, 25-29 and 32-38 to Pnew (Mondays:
+    # 1 Oct, 8, 15, 22, 29 Oct, 5 Nov); every customer calls twice per handset.
+    assert activity["week"].dt.strftime("%m-%d").tolist() == [
+        "10-01", "10-08", "10-15", "10-22", "10-29", "11-05"]
+    assert activity["deal_messages"].sum() == 48
+    assert set(activity["line_id"]) == {"LINE-old"}
+    assert (who.groupby("week")["customer"].nunique().to_numpy()
+            == activity["active_customers"].to_numpy()).all()
+    assert sorted(who["customer"].unique()) == CUSTOMERS
+    links = gpd.GeoDataFrame({"line_id": ["LINE-old"], "distance_km": [12.5]}, geometry=[None])
+    ev = network_evidence(activity, runners_sql(con, deal), chains, links)
+    assert ev.values.tolist() == [["LINE-old", round(activity["active_customers"].mean(), 2),
+                                   8.0, 1, 12.5]]

@@ -128,3 +128,15 @@ def test_intel_counts_grading_dates_and_redacted_notes(tmp_path, key):
 def test_redact_numbers_keeps_dates_and_small_numbers(key):
     assert redact_numbers("3 wraps on 2018-10-01 at 14:00", key) == "3 wraps on 2018-10-01 at 14:00"
     assert "900999" not in redact_numbers("call +44 7700 900999 now", key)
+
+
+def test_intel_yes_no_counts_and_line_ids_pass_through(tmp_path, key):
+    text = INTEL_HEADER + ("LINE-0123abcd,yes,No,,y,false,,TRUE,,,\n"
+                           "L1,0,0,0,0,0,,0,,,\n"
+                           "07700 900123,maybe,0,0,0,0,,0,,,\n")
+    r = read_intel(_write(tmp_path, "i.csv", text), key=key)
+    assert r.data[["weapons", "violence", "exploited_children", "vulnerable_adults",
+                   "seizures"]].values.tolist() == [[1, 0, 1, 0, 1], [0, 0, 0, 0, 0]]
+    # a detected line id (made from a pseudonym) is kept; anything else is pseudonymised
+    assert r.data["subject"].tolist() == ["LINE-0123abcd", pseudonymise(["L1"], key)[0]]
+    assert r.rejects["reason"].tolist() == ["weapons is not a whole number of 0 or more"]

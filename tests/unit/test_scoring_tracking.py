@@ -10,14 +10,12 @@ import pytest
 import yaml
 
 from geointel.cli import main
-from geointel.errors import ValidationError
+from geointel.errors import DataFileError, ValidationError
 from geointel.scoring import (
     DEFAULT_SCHEME,
     add_disruption,
     displacement,
-    evidence_from_contacts,
-    line_activity,
-    line_customers,
+    line_of_handsets,
     national_counts,
     rate_ratio_test,
     read_activity,
@@ -148,26 +146,6 @@ def test_displacement_finds_the_new_line_sharing_old_customers():
     assert out["share_of_old_customers"].tolist() == [0.6, 0.4]
 
 
-def test_weekly_activity_and_evidence_from_contacts():
-    contacts = pd.DataFrame({
-        "timestamp": ["2024-01-01T10:00", "2024-01-01T11:00", "2024-01-02T12:00",
-                      "2024-01-09T09:00", "2024-01-09T09:05", "2024-01-09T09:10"],
-        "a_party": ["c1", "c2", "c1", "c1", "h2", "h2"],
-        "b_party": ["h1", "h1", "h1", "h2", "c1", "r1"],
-        "cell_lat": [51.55, 51.55, 51.55, 51.55, 51.55, 51.55],
-        "cell_lon": [0.70, 0.70, 0.70, 0.70, 0.70, 0.70]})
-    line_of = {"h1": "L1", "h2": "L1"}
-    act = line_activity(contacts, line_of=line_of)
-    assert act[["deal_messages", "active_customers"]].values.tolist() == [[3, 2], [1, 1]]
-    lc = line_customers(contacts, line_of=line_of)
-    assert lc[["customer"]].values.ravel().tolist() == ["c1", "c2", "c1"]
-    ev = evidence_from_contacts(contacts, line_of=line_of, runner_weekly=0.5)
-    # weekly means (3 + 1) / 2 and (2 + 1) / 2; r1 is sent to but never sends: a runner
-    # (c1 sends 4, is sent 1). Everyone is in the same cell, so the reach is 0 km.
-    assert ev[["customers", "messages", "runners"]].values.tolist() == [[1.5, 2.0, 1]]
-    assert ev["reach_km"].iloc[0] == pytest.approx(0.0, abs=1e-6)
-
-
 # --- disruption log and national counts ---------------------------------------------------
 
 def _log() -> pd.DataFrame:
@@ -224,13 +202,21 @@ def test_readers_account_for_every_row(tmp_path):
 
 # --- CLI ----------------------------------------------------------------------------------
 
-def test_cli_score_writes_ranked_csv_and_json(tmp_path, capsys):
+PA, PB = "P" + "a" * 16, "P" + "b" * 16
+
+
+def test_cli_score_writes_ranked_csv_and_json(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GEOINTEL_PSEUDONYM_KEY", bytes(range(32)).hex())
     lines = tmp_path / "lines.csv"
-    lines.write_text("line_id,messages,customers,runners,reach_km\n"
-                     "L1,400,40,3,50\nL2,30,8,1,2\nL3,bad,1,1,1\n", encoding="utf-8")
+    lines.write_text("line_id,handsets,messages,customers,runners,reach_km\n"
+                     f"L1,{PA},400,40,3,50\nL2,{PB},30,8,1,2\nL3,,bad,1,1,1\n",
+                     encoding="utf-8")
+    # the register names handsets (pseudonyms here); they map to lines through `handsets`
     intel = tmp_path / "intel.csv"
-    intel.write_text("subject,weapons,violence,exploited_children,grading\n"
-                     "L1,yes,no,1,1A\nL1,1,1,0,2B\nL2,0,1,0,3E\n", encoding="utf-8")
+    intel.write_text("subject,weapons,violence,cuckooed_addresses,exploited_children,"
+                     "vulnerable_adults,seizures,grading\n"
+                     f"{PA},yes,no,,1,,,1AP\n{PA},1,1,,0,,,2BP\n{PB},0,1,,0,,,3EP\n",
+                     encoding="utf-8")
     out = tmp_path / "out" / "ranked.csv"
     code = main(["score", "--lines", str(lines), "--intel", str(intel), "--scheme",
                  str(DEFAULT_SCHEME), "--out", str(out), "--draws", "50", "--json"])
@@ -258,8 +244,43 @@ def test_cli_score_refuses_bad_scheme_and_unreasoned_override(tmp_path, capsys):
     overrides.write_text("line_id,item,value,by,at,reason\nL1,physical,4,DC Smith,"
                          "2024-05-04T09:00,\n", encoding="utf-8")
     assert main(["score", "--lines", str(lines), "--scheme", str(DEFAULT_SCHEME),
-                 "--overrides", str(overrides)]) == 1
+                 "--overrides", str(overrides), "--allow-missing-evidence"]) == 1
     assert "has no reason" in capsys.readouterr().err
+
+
+def test_cli_score_refuses_a_lines_table_without_the_schemes_network_evidence(tmp_path, capsys):
+    # the old `lines` output: counts under other names than the scheme reads
+    lines = tmp_path / "lines.csv"
+    lines.write_text("line_id,n_customers,n_runners,weapons\nL1,40,3,1\nL2,5,0,0\n",
+                     encoding="utf-8")
+    assert main(["score", "--lines", str(lines), "--scheme", str(DEFAULT_SCHEME)]) == 1
+    err = capsys.readouterr().err
+    assert "customers, messages, reach_km, runners" in err and "--allow-missing-evidence" in err
+    assert main(["score", "--lines", str(lines), "--scheme", str(DEFAULT_SCHEME), "--draws",
+                 "5", "--allow-missing-evidence", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["missing_evidence"][:2] == ["cuckooed_addresses", "customers"]
+    assert summary["warning"].startswith("evidence column(s) cuckooed_addresses, customers")
+
+
+def test_disruption_log_by_number_is_pseudonymised_and_mapped(tmp_path):
+    from geointel.privacy import pseudonymise
+
+    key = bytes(range(32))
+    old, new = pseudonymise(["07700900111", "07700900222"], key)
+    lines = pd.DataFrame({"line_id": ["LINE-1"], "handsets": [f"{old};{new}"]})
+    path = tmp_path / "log.csv"
+    path.write_text("line,date,action,grading,closure_type\n"
+                    "07700 900222,2024-01-05,warrant,major,1\n"
+                    "07700900111,2024-01-02,stop search,minor,\n"
+                    "07700900999,2024-01-03,stop search,minor,\n", encoding="utf-8")
+    r = read_disruption_log(path, key=key, line_of=line_of_handsets(lines))
+    assert r.data["line_id"].tolist() == ["LINE-1", "LINE-1"]
+    assert r.rejects["reason"].tolist() == ["line is not a handset of any detected line"]
+    assert "line" not in r.data.columns and "900" not in r.data.to_csv()
+    assert national_counts(r.data)["lines_closed"] == 1
+    with pytest.raises(DataFileError, match="names lines by number"):
+        read_disruption_log(path)
 
 
 def test_cli_track_reports_the_drop_and_national_counts(tmp_path, capsys):
@@ -276,5 +297,5 @@ def test_cli_track_reports_the_drop_and_national_counts(tmp_path, capsys):
     assert drop["beyond_normal_variation"] is True
     assert summary["national_counts"]["lines_closed"] == 2
     assert main(["track", "--line", "L1", "--action-date", "2024-01-31", "--activity",
-                 str(activity), "--lines", str(log)]) == 1
-    assert "--lines and --scheme go together" in capsys.readouterr().err
+                 str(activity), "--scheme", str(DEFAULT_SCHEME)]) == 1
+    assert "--scheme needs --lines" in capsys.readouterr().err
