@@ -98,7 +98,9 @@ def _read_frame(path: Path, layer: str | None) -> gpd.GeoDataFrame:
             names = ", ".join(repr(str(n)) for n in layers[:, 0])
             raise DataFileError(path, f"has {len(layers)} layers ({names})",
                                 fix="name the one to read with layer=...")
-        return pyogrio.read_dataframe(path, layer=layer)
+        # a geometry GEOS cannot build (e.g. a one-point ring) becomes null, and is
+        # then rejected as that feature's fault rather than failing the whole file
+        return pyogrio.read_dataframe(path, layer=layer, on_invalid="ignore")
     except (DataSourceError, DataLayerError) as err:
         raise DataFileError(path, f"cannot be read as a {KIND}: {err}",
                             fix="check the file is complete (a Shapefile needs its .shp, "

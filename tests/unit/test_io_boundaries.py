@@ -153,6 +153,20 @@ def test_broken_geometries_are_repaired_or_rejected(tmp_path, caplog):
     assert "repaired 1 invalid geometries (features 2)" in caplog.text
 
 
+def test_geometry_geos_cannot_build_rejects_that_feature_not_the_file(tmp_path):
+    # found by fuzzing: GEOS refuses a one-point ring ("point array must contain 0 or >1
+    # elements") and used to fail the whole file with a GEOSException
+    one_point = [[[0.70, 51.50]]]
+    path = write_geojson(tmp_path / "p.geojson", [
+        feature({"LSOA11CD": "E01000001"}, {"type": "Polygon", "coordinates": square(0.6, 51.5)}),
+        feature({"LSOA11CD": "E01000002"}, {"type": "Polygon", "coordinates": one_point}),
+    ])
+    result = read_boundaries(path)
+    assert result.rows_read == 2 and result.data["code"].tolist() == ["E01000001"]
+    assert result.rejects[["line", "reason"]].values.tolist() == [
+        [2, "geometry is null or empty"]]
+
+
 def test_columns_found_case_insensitively_with_lad_and_utla(tmp_path):
     path = write_geojson(tmp_path / "w.geojson", [
         feature({"wd24cd": "E05000001", "wd24nm": "Ward A", "lad24cd": "E07000066"},
