@@ -1,0 +1,281 @@
+"""Browser-test harness: the real app (``streamlit run app.py``) in Debian's headless Chromium.
+
+One Streamlit server per test session, started on a free port with its own accounts file (one
+user per role) and audit log in a temporary directory, and one Chromium (``/usr/bin/chromium``,
+driven by Playwright's sync API; no browser is ever downloaded) with a fresh profile. Every test
+gets a new tab, which is a new Streamlit session: nobody is signed in until the test signs in.
+Screenshots go to ``out/screenshots/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOTS = ROOT / "out" / "screenshots"
+SERVER_START_TIMEOUT_S = 120
+#: A page's first render builds the Area and runs analyses; generous under a loaded 2-core box.
+PAGE_TIMEOUT_MS = 120_000
+
+#: Contact data as the app could leak it: raw phone numbers of the sample (Ofcom drama range
+#: 07700 900xxx, with or without spaces or +44) or their pseudonyms (P + 16 hex).
+CONTACT_DATA = re.compile(r"(?:\+44\s?|\b0)7700\s?900\s?\d{3}\b|\bP[0-9a-f]{16}\b")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str
+    role: str
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium; CI installs it with ``make browser`` (``make test`` does)."""
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests drive Debian's chromium; run "
+                    "`make browser` (or `apt-get install chromium`) and run the tests again",
+                    pytrace=False)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def contact_data() -> re.Pattern[str]:
+    """What contact data look like on a page or in a file (see ``CONTACT_DATA``)."""
+    return CONTACT_DATA
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """``out/screenshots/`` (git-ignored), created."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def server_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("app-server")
+
+
+@pytest.fixture(scope="session")
+def accounts(server_dir: Path) -> dict[str, Account]:
+    """One account per role (fresh random passwords) written with ``geointel.auth``."""
+    from geointel import auth
+
+    path = server_dir / "accounts.toml"
+    made = {role: Account(f"test-{role}", secrets.token_urlsafe(12), role) for role in auth.ROLES}
+    for acc in made.values():
+        auth.add_account(path, acc.username, role=acc.role, password=acc.password)
+    return made
+
+
+@pytest.fixture(scope="session")
+def audit_file(server_dir: Path) -> Path:
+    return server_dir / "audit.sqlite"
+
+
+@pytest.fixture(scope="session")
+def app_url(server_dir: Path, accounts: dict[str, Account], audit_file: Path) -> Iterator[str]:
+    """Base URL of ``streamlit run app.py`` serving the embedded sample; stopped at the end."""
+    port = _free_port()
+    env = dict(os.environ, GEOINTEL_ACCOUNTS_FILE=str(server_dir / "accounts.toml"),
+               GEOINTEL_AUDIT_FILE=str(audit_file), PYTHONUNBUFFERED="1")
+    log_path = server_dir / "streamlit.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n"
+                            + log_path.read_text(errors="replace")[-3000:], pytrace=False)
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                    if resp.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer {url}/_stcore/health within "
+                            f"{SERVER_START_TIMEOUT_S} s:\n"
+                            + log_path.read_text(errors="replace")[-3000:], pytrace=False)
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def browser_context(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """One headless Chromium with a fresh profile, for the whole session."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(chromium),
+            headless=True, args=CHROMIUM_ARGS, viewport={"width": 1440, "height": 1000},
+            accept_downloads=True)
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:
+    """Keep each phase's report on the item, so fixtures can tell that the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def tab(browser_context, request: pytest.FixtureRequest) -> Iterator:
+    """A new tab (a new Streamlit session, nobody signed in); closed after the test.
+
+    A failing test leaves ``out/screenshots/FAILED-<test>.png`` of what the tab showed.
+    """
+    browser_context.clear_cookies()
+    tab = browser_context.new_page()
+    try:
+        yield tab
+    finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            name = re.sub(r"[^\w.-]+", "_", request.node.name)
+            try:
+                tab.screenshot(path=str(SCREENSHOTS / f"FAILED-{name}.png"), full_page=True)
+            except Exception as err:  # the tab may be gone; the failure itself is reported
+                print(f"no failure screenshot: {err}", file=sys.stderr)
+        tab.close()
+
+
+@dataclass
+class AppDriver:
+    """One tab on the running app, with the steps every browser test takes."""
+
+    page: object
+    base_url: str
+    accounts: dict[str, Account]
+
+    def goto(self, path: str = "") -> None:
+        """Open ``base_url/path`` (a fresh load: a new Streamlit session) and wait for it."""
+        self.page.goto(f"{self.base_url}/{path}")
+        self.wait_idle()
+
+    def wait_idle(self) -> None:
+        """Wait until the app is connected and its script has finished running."""
+        page = self.page
+        page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]')
+        # A rerun may be requested just after a run ends: require two idle reads 0.3 s apart.
+        for _ in range(2):
+            page.wait_for_selector('[data-testid="stApp"]'
+                                   ':not([data-test-script-state="running"])'
+                                   ':not([data-test-script-state="initial"])'
+                                   ':not([data-test-script-state="rerunRequested"])')
+            page.wait_for_timeout(300)
+
+    def sign_in(self, role: str, path: str = "") -> None:
+        """Open ``path`` and sign in as the test account of ``role``."""
+        account = self.accounts[role]
+        self.goto(path)
+        page = self.page
+        page.get_by_label("Username").fill(account.username)
+        page.get_by_label("Password", exact=True).fill(account.password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_selector('[data-testid="stSidebarNav"], [data-testid="stException"], '
+                               '[data-testid="stAlertContentError"]')
+        self.wait_idle()
+        if not page.locator('[data-testid="stSidebarNav"]').count():
+            pytest.fail(f"signing in as {role} opened no navigation; the app shows: "
+                        f"{self.exceptions() + self.errors()}", pytrace=False)
+
+    def nav_paths(self) -> list[str]:
+        """URL paths of the sidebar navigation links, in order (``""`` for the default page)."""
+        hrefs = self.page.locator('[data-testid="stSidebarNav"] a').evaluate_all(
+            "els => els.map(e => new URL(e.href).pathname)")
+        return [h.strip("/") for h in hrefs]
+
+    def open_nav(self, path: str) -> None:
+        """Click the sidebar link to ``path`` (same session) and wait for the page to run."""
+        index = self.nav_paths().index(path)
+        self.page.locator('[data-testid="stSidebarNav"] a').nth(index).click()
+        self.page.wait_for_url(re.compile(rf"{re.escape(self.base_url)}/{re.escape(path)}$"))
+        self.wait_idle()
+
+    def metrics(self) -> dict[str, str]:
+        """``st.metric`` label -> value shown."""
+        out = {}
+        for metric in self.page.locator('[data-testid="stMetric"]').all():
+            label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+            out[label] = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+        return out
+
+    def download(self, button: str) -> Path:
+        """Click the download button labelled ``button``; the saved file's path."""
+        with self.page.expect_download() as info:
+            self.page.get_by_role("button", name=button).click()
+        download = info.value
+        path = Path(download.path()).with_name(download.suggested_filename)
+        download.save_as(path)
+        return path
+
+    def main_text(self) -> str:
+        """Everything the main area and sidebar show, as text."""
+        return self.page.locator('[data-testid="stApp"]').inner_text()
+
+    def exceptions(self) -> list[str]:
+        """Texts of Streamlit exception boxes on the page (there should be none)."""
+        return self.page.locator('[data-testid="stException"]').all_inner_texts()
+
+    def errors(self) -> list[str]:
+        """Texts of ``st.error`` boxes on the page."""
+        return self.page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+
+    def screenshot(self, name: str) -> Path:
+        """Save a full-page screenshot as ``out/screenshots/<name>.png``."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def app(tab, app_url: str, accounts: dict[str, Account]) -> AppDriver:
+    """A tab on the running app, nobody signed in yet."""
+    return AppDriver(tab, app_url, accounts)
