@@ -28,7 +28,8 @@ Output columns: ``record_id, date`` (datetime64; the 1st for a month-only date),
 geometry`` (points or None, EPSG:27700), ``_file, _line``.
 
 Rejected rows: blank ``record_id``, no usable location, an unreadable date, a date in the
-future, a count that is not a whole number >= 1, a duplicate ``record_id``.
+future, a count that is not a whole number >= 1 (``inf`` is not) or is more than 1,000,000,
+a duplicate ``record_id``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geointel.errors import DataFileError
@@ -54,6 +56,9 @@ LSOA_CODE = re.compile(r"^[EW]01\d{6}$")
 _PLACE_COLUMNS = ("lsoa_code", "latitude", "longitude", "easting", "northing")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
+#: The largest count accepted: more people than this in one record is a typo or a shifted
+#: column (and larger numbers would not survive the conversion to int64 exactly).
+MAX_COUNT = 1_000_000
 
 
 def _parse_dates(text: pd.Series) -> pd.Series:
@@ -156,8 +161,12 @@ def read_deaths(path: str | Path, *, today: dt.date | None = None) -> ReadResult
     count_text = frame["count"].astype(str).str.strip()
     frame = frame.assign(count=count_text.where(count_text != "", "1"))
     count = pd.to_numeric(frame["count"], errors="coerce")
-    frame = rejects.take(frame, ~(count.notna() & (count == count.round()) & (count >= 1)),
+    whole = count.notna() & np.isfinite(count) & (count == count.round())
+    frame = rejects.take(frame, ~(whole & (count >= 1)),
                          "count " + frame["count"].map(repr) + " is not a whole number >= 1")
+    count = count[frame.index]
+    frame = rejects.take(frame, count > MAX_COUNT, "count " + frame["count"].map(repr)
+                         + f" is more than {MAX_COUNT:,} (a typo or a shifted column?)")
     count = count[frame.index]
 
     first = frame.groupby("record_id")[LINE].transform("first")

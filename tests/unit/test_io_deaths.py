@@ -121,3 +121,25 @@ def test_rows_add_up_with_seeded_random_counts(tmp_path):
     zeros = sum(line.split(",")[7] == "0" for line in lines)
     assert result.rows_accepted == 40 - zeros and result.rows_rejected == zeros
     assert pd.Series(result.data["record_id"]).is_unique
+
+
+@pytest.mark.parametrize("count", ["inf", "Infinity", "-inf", "NaN", "1e309"])
+def test_non_finite_count_is_rejected_not_a_crash(tmp_path, count):
+    # found by fuzzing: 'inf' passed the whole-number check and crashed the int64 cast
+    path = write(tmp_path, ["D1,2023-01-01,E01015814,,,,,2,,",
+                            f"D2,2023-01-01,E01015814,,,,,{count},,"])
+    result = read_deaths(path, today=TODAY)
+    assert result.data["count"].tolist() == [2]
+    assert result.rejects[["line", "reason"]].values.tolist() == [
+        [3, f"count {count!r} is not a whole number >= 1"]]
+
+
+@pytest.mark.parametrize("count", ["1000001", "1e40", "9" * 40])
+def test_huge_count_is_rejected_not_wrapped_round(tmp_path, count):
+    # 1e40 used to be accepted and cast to int64 as -9223372036854775808
+    path = write(tmp_path, ["D1,2023-01-01,E01015814,,,,,1000000,,",
+                            f"D2,2023-01-01,E01015814,,,,,{count},,"])
+    result = read_deaths(path, today=TODAY)
+    assert result.data["count"].tolist() == [1_000_000]
+    assert result.rejects[["line", "reason"]].values.tolist() == [
+        [3, f"count {count!r} is more than 1,000,000 (a typo or a shifted column?)"]]
