@@ -14,8 +14,9 @@ punctuation-insensitively, by key words):
 
 Rows are rejected for: an LSOA code that is not an English LSOA code (``E01`` + 6
 digits), a decile that is not a whole number from 1 to 10, a rank that is not a positive
-whole number, a score or population that is not a number, and a code already seen (the
-later row is rejected, naming the first line).
+whole number, a score or population that is not a number (``inf`` is not), a rank or
+population over 1,000,000,000, and a code already seen (the later row is rejected, naming
+the first line).
 
 Examples
 --------
@@ -60,6 +61,9 @@ DOMAINS = {
 }
 MEASURES = ("score", "rank", "decile")
 LSOA = re.compile(r"^E01\d{6}$")
+#: The largest rank or population accepted (England has under 40,000 LSOAs; larger is a
+#: typo, and would not fit the int64 columns).
+MAX_WHOLE = 1_000_000_000
 _CODE_HEADER = re.compile(r"^lsoa ?(11|21)? ?(?:code|cd) ?(2011|2021)?$")
 _POPULATION_HEADER = re.compile(r"^total population mid (\d{4})\b")
 
@@ -187,9 +191,13 @@ def read_imd(path: str | Path) -> ReadResult:
             bad = ~_whole(values, low=0, high=np.inf)
             problem = "is not a whole number of people"
         else:
-            bad = values.ne("") & pd.to_numeric(values, errors="coerce").isna()
+            bad = values.ne("") & ~np.isfinite(pd.to_numeric(values, errors="coerce"))
             problem = "is not a number"
         frame = rejects.take(frame, bad, f"{column!r} {problem}")
+        if out.endswith("_rank") or out.startswith("population"):
+            too_big = pd.to_numeric(frame[out], errors="coerce") > MAX_WHOLE
+            frame = rejects.take(frame, too_big, f"{column!r} is more than {MAX_WHOLE:,} "
+                                 "(a typo or a shifted column?)")
 
     repeat = frame["lsoa_code"].duplicated(keep="first")
     if repeat.any():

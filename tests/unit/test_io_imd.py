@@ -184,6 +184,12 @@ def change(column: int, value: object, code: str = "E01000002") -> list[object]:
         (change(15, "1.5"), "'Housing_and_Access_rank' is not a positive whole number"),
         (change(16, ""), "'Environment_rank' is not a positive whole number"),
         (change(0, "E01000001"), "LSOA code already on line 2"),
+        # found by fuzzing: 9 * 40 crashed the int64 cast (OverflowError), inf was a rank
+        (change(9, "9" * 40), "'IMD_rank' is more than 1,000,000,000 (a typo or a shifted "
+                              "column?)"),
+        (change(10, "1e12"), "'Income_rank' is more than 1,000,000,000 (a typo or a "
+                             "shifted column?)"),
+        (change(11, "inf"), "'Employment_rank' is not a positive whole number"),
     ],
 )
 def test_row_rules(tmp_path, bad, reason):
@@ -210,13 +216,21 @@ def test_file7_bad_score_and_population(tmp_path):
     bad_pop[-5] = "12.5"
     blank_score = file7_row("E01000004", real, 4)
     blank_score[7] = ""
+    inf_score = file7_row("E01000005", real, 5)
+    inf_score[4] = "inf"
+    huge_pop = file7_row("E01000006", real, 6)
+    huge_pop[-5] = "1e40"
     path = tmp_path / "f7.csv"
-    path.write_text(to_csv([file7_header(), good, bad_score, bad_pop, blank_score]))
+    path.write_text(to_csv([file7_header(), good, bad_score, bad_pop, blank_score, inf_score,
+                            huge_pop]))
     result = read_imd(path)
     assert result.rejects[["line", "reason"]].values.tolist() == [
         [3, "'Index of Multiple Deprivation (IMD) Score' is not a number"],
         [4, "'Total population: mid 2015 (excluding prisoners)' is not a whole number of "
             "people"],
+        [6, "'Index of Multiple Deprivation (IMD) Score' is not a number"],
+        [7, "'Total population: mid 2015 (excluding prisoners)' is more than 1,000,000,000 "
+            "(a typo or a shifted column?)"],
     ]
     assert result.data["lsoa_code"].tolist() == ["E01000001", "E01000004"]
     assert np.isnan(result.data.loc[1, "income_score"])
