@@ -626,6 +626,42 @@ def _run_access(args: argparse.Namespace, settings: Settings) -> Summary:
     return {**summary, "files": files, "marking": settings.marking_partner}
 
 
+# --- brief -----------------------------------------------------------------------------
+
+def _add_brief(sub: argparse._SubParsersAction) -> None:
+    p = verb_parser(sub, "brief", help="a briefing pack (A4 landscape PDF, offline HTML map, "
+                    "PNG, GeoPackage/GeoJSON/CSV) for an operation (police, ranked lines) or "
+                    "a partnership board (partner: harm, access gaps, siting)")
+    p.add_argument("--kind", choices=("operation", "board"), required=True,
+                   help="operation: the police pack (as analyst); board: the partner pack "
+                        "(as planner, small numbers suppressed)")
+    p.add_argument("--area", action="extend", nargs="+", metavar="CODE",
+                   help="local authority code(s), repeatable (default: settings areas)")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="output directory (default out/brief-<kind>)")
+    p.set_defaults(func=_run_brief)
+
+
+def _run_brief(args: argparse.Namespace, settings: Settings) -> Summary:
+    from geointel.briefing import board_pack, operation_pack, page_count, write_pack
+
+    role = CLI_ROLES[f"brief:{args.kind}"]
+    build = operation_pack if args.kind == "operation" else board_pack
+    with progress_bar(f"brief {args.kind}") as progress:
+        pack = build(settings, codes=args.area, progress=progress)
+    out = args.out or Path("out") / f"brief-{args.kind}"
+    paths = write_pack(pack, out, role=role)
+    summary: Summary = {"kind": args.kind, "title": pack.title, "marking": pack.marking,
+                        "role": role, "date": pack.date, "pages": page_count(pack),
+                        "key_figures": dict(pack.key_figures)}
+    if args.kind == "operation":
+        ranked = pack.tables["ranked_lines"]
+        summary["lines_ranked"] = int(dict(pack.key_figures)["Lines ranked"].replace(",", ""))
+        summary["ranked_lines"] = ranked["line_id"].tolist()
+    summary["files"] = {name: str(path) for name, path in sorted(paths.items())}
+    return summary
+
+
 # --- users -----------------------------------------------------------------------------
 
 NEW_PASSWORD_ENV = "GEOINTEL_NEW_PASSWORD"
@@ -721,6 +757,7 @@ VERBS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_lines,
     _add_harm,
     _add_access,
+    _add_brief,
     _add_users,
 ]
 
