@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from geointel._progress import Progress, report
@@ -63,6 +64,8 @@ INTEL_COUNTS = ("weapons", "violence", "cuckooed_addresses", "exploited_children
                 "vulnerable_adults", "seizures")
 INTEL_REQUIRED = ("subject", *INTEL_COUNTS)
 INTEL_OPTIONAL = ("drugs", "notes", "grading", "date")
+#: The largest intelligence count accepted (larger is a typo, and would overflow int64).
+MAX_INTEL_COUNT = 1_000_000
 _YES_NO = {"yes": "1", "y": "1", "true": "1", "no": "0", "n": "0", "false": "0"}
 #: A line id made by geointel.network.lines.stable_line_id (from a pseudonym, never a number).
 _LINE_ID = r"LINE-[0-9a-f]{8}"
@@ -190,13 +193,42 @@ def _structural_reason(error_type: str, message: str) -> str:
     return f"cannot be parsed as CSV ({(error_type or 'error').lower()})"
 
 
+def _blank_lines(con: Any, path: Path) -> list[int]:
+    """Line numbers (header = 1) of the blank lines after the header.
+
+    DuckDB reads the lines; a byte that is not UTF-8 (its row is already a reject) makes
+    it give up, and then the lines are scanned in Python, splitting at LF, CRLF or a lone
+    CR as DuckDB does.
+    """
+    import duckdb
+
+    raw = (f"read_csv({_q(str(path))}, columns = {{'l': 'VARCHAR'}}, header = false, "
+           "delim = '\x01', quote = '', escape = '', auto_detect = false, "
+           "strict_mode = false)")
+    try:
+        return [int(r[0]) for r in con.execute(
+            f"SELECT n FROM (SELECT row_number() OVER () AS n, l FROM {raw}) "
+            "WHERE n > 1 AND (l IS NULL OR trim(l) = '')").fetchall()]
+    except duckdb.Error:
+        pass
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    blanks: list[int] = []
+    n = 0
+    with opener(path, "rb") as fh:
+        for chunk in fh:
+            body = chunk.removesuffix(b"\n").removesuffix(b"\r")
+            for line in body.split(b"\r"):
+                n += 1
+                if n > 1 and not line.split(b"\x01")[0].strip(b" "):
+                    blanks.append(n)
+    return blanks
+
+
 def _number_csv_lines(con: Any, path: Path, table: str, reject_lines: list[int]) -> None:
     """Set ``_line`` to each accepted row's line in the file (header = 1)."""
-    raw = (f"read_csv({_q(str(path))}, columns = {{'l': 'VARCHAR'}}, header = false, "
-           "delim = '\x01', quote = '', escape = '', auto_detect = false)")
-    blanks = [int(r[0]) for r in con.execute(
-        f"SELECT n FROM (SELECT row_number() OVER () AS n, l FROM {raw}) "
-        "WHERE n > 1 AND (l IS NULL OR trim(l) = '')").fetchall()]
+    blanks = _blank_lines(con, path)
     skipped = sorted(set(blanks) | {int(x) for x in reject_lines})
     # Accepted row k (0-based) sits at line k + 2 + (number of skipped lines before it).
     # Between consecutive skipped lines the offset is constant: one segment per gap.
@@ -422,8 +454,10 @@ def read_intel(path: str | Path, *, key: bytes) -> ReadResult:
         frame[col] = text
         text = text.where(text != "", "0")
         value = pd.to_numeric(text, errors="coerce")
-        bad = value.isna() | (value < 0) | (value != value.round())
+        bad = value.isna() | ~np.isfinite(value) | (value < 0) | (value != value.round())
         frame = log_.take(frame, bad, f"{col} is not a whole number of 0 or more")
+        frame = log_.take(frame, value[frame.index] > MAX_INTEL_COUNT,
+                          f"{col} is more than {MAX_INTEL_COUNT:,} (a typo or a shifted column?)")
         frame[col] = pd.to_numeric(frame[col].where(frame[col] != "", "0")).astype("int64")
     grading = frame["grading"].str.upper().str.replace(r"[\s\-X/]", "", regex=True)
     frame = log_.take(frame, (grading != "") & ~grading.str.fullmatch(r"[1-3][A-E][PC]"),
