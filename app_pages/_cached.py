@@ -16,7 +16,7 @@ from geointel.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from geointel.network.pipeline import LinesResult
-    from geointel.scoring import ScoredLines
+    from geointel.scoring import ScoredLines, TrackerResult
     from geointel.siting import SitingResult
 
 
@@ -445,3 +445,33 @@ def disruption_log_lines(path: str, contacts_path: str, intel_path: str, key_fil
     result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
     return read_disruption_log(Path(path), key=load_key(key_file),
                                line_of=line_of_handsets(result.lines))
+
+
+@st.cache_data(show_spinner="Tracking the line…")
+def lines_track(contacts_path: str, intel_path: str, key_file: str, seed: int,
+                codes: tuple[str, ...], data_dir: str, line_id: str, action_date: str,
+                weeks: int, alpha: float, scheme_path: str
+                ) -> tuple[TrackerResult, pd.DataFrame]:
+    """The Fortress-style tracker for one detected line around ``action_date`` (demand and
+    risk before/after under the scheme) and the lines that took its customers."""
+    from geointel.scoring import displacement, load_scheme, track
+
+    result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
+    tracked = track(result.activity, line_id=line_id, action_date=action_date, weeks=weeks,
+                    alpha=alpha, lines=result.lines, scheme=load_scheme(Path(scheme_path)))
+    moved = displacement(result.line_customers, line_id=line_id, action_date=action_date,
+                         weeks=weeks)
+    return tracked, moved
+
+
+@st.cache_data(show_spinner="Writing the export…")
+def lines_download(contacts_path: str, intel_path: str, key_file: str, seed: int,
+                   codes: tuple[str, ...], data_dir: str, kind: str, role: str,
+                   marking: str) -> bytes:
+    """One export of :func:`lines_result` (GraphML, i2 CSVs, lines CSV) for ``role``; the
+    library refuses a role without ``export:lines``."""
+    from geointel.network.export import download
+
+    result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
+    return download(result, kind, role=role, marking=marking)  # type: ignore[arg-type]
+
