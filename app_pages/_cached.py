@@ -15,6 +15,7 @@ from geointel.io._table import ReadResult
 from geointel.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from geointel.briefing import Briefing
     from geointel.network.pipeline import LinesResult
     from geointel.scoring import ScoredLines, TrackerResult
     from geointel.siting import SitingResult
@@ -475,3 +476,41 @@ def lines_download(contacts_path: str, intel_path: str, key_file: str, seed: int
     result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
     return download(result, kind, role=role, marking=marking)  # type: ignore[arg-type]
 
+
+# --- briefing page (issue 7) -----------------------------------------------------------
+# A pack is built once per server for its kind, areas and settings; the role is checked on
+# every call before the shared pack is handed out, and the files are rendered per role
+# (the exporters check the role they are given).
+
+BRIEFING_CAPABILITY = {"operation": "export:police_briefing",
+                       "board": "export:partner_briefing"}
+
+
+@st.cache_resource(show_spinner="Building the briefing pack…")
+def _briefing_pack(kind: str, codes: tuple[str, ...], cfg: Settings) -> Briefing:
+    from geointel.briefing import board_pack, operation_pack
+
+    build = operation_pack if kind == "operation" else board_pack
+    return build(cfg, codes=codes)
+
+
+def briefing_pack(kind: str, codes: tuple[str, ...], cfg: Settings, role: str) -> Briefing:
+    """The ``"operation"`` (police) or ``"board"`` (partner) pack, for a role that may have it."""
+    from geointel.auth import check_role
+
+    check_role(role, BRIEFING_CAPABILITY[kind])
+    return _briefing_pack(kind, codes, cfg)
+
+
+@st.cache_data(show_spinner="Rendering the PDF, maps and data…")
+def briefing_files(kind: str, codes: tuple[str, ...], cfg: Settings, role: str
+                   ) -> dict[str, bytes]:
+    """:func:`geointel.briefing.write_pack` of :func:`briefing_pack` as file name -> bytes."""
+    import tempfile
+
+    from geointel.briefing import write_pack
+
+    pack = briefing_pack(kind, codes, cfg, role)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_pack(pack, Path(tmp), role=role)
+        return {name: path.read_bytes() for name, path in paths.items()}

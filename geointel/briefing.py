@@ -642,6 +642,34 @@ def published_packs(published_dir: Path) -> list[PublishedPack]:
     return sorted(packs, key=lambda p: (p.date, p.name), reverse=True)
 
 
+def read_published(pack: PublishedPack, file: str, *, role: str) -> bytes:
+    """The bytes of one file of a published pack, for a user of ``role``.
+
+    Raises
+    ------
+    AccessDenied
+        If ``role`` may not download published briefings.
+    ValidationError
+        If ``file`` is not one of :data:`PUBLISHED_FILES` of the pack.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> pack = PublishedPack("p", Path(tempfile.mkdtemp()), "T", "OFFICIAL", "2019-02-28", (),
+    ...                      ())
+    >>> read_published(pack, "../accounts.toml", role="viewer")
+    Traceback (most recent call last):
+    ...
+    geointel.errors.ValidationError: published pack 'p' has no file '../accounts.toml'; \
+its files are: none
+    """
+    check_role(role, "export:published_briefing")
+    if file not in PUBLISHED_FILES or file not in pack.files:
+        raise ValidationError(f"published pack {pack.name!r} has no file {file!r}; its files "
+                              f"are: {', '.join(pack.files) or 'none'}")
+    return (pack.folder / file).read_bytes()
+
+
 # ---------------------------------------------------------------------------------------
 # packs from the synced data and the sample
 
