@@ -55,6 +55,9 @@ POPULATION_COLUMNS = [*CENSUS2011.values(), "vintage", FILE, LINE]
 CENTROID_COLUMNS = ["lsoa_code", "country", "easting", "northing", "geometry", FILE, LINE]
 
 LSOA_EW = r"[EW]01\d{6}"
+#: The largest count of people or households accepted (an LSOA has a few thousand; larger
+#: is a typo, and would not fit int64).
+MAX_WHOLE = 1_000_000_000
 #: GSS codes (E, W, S, N + 8 digits) and the older Northern Ireland SOA codes (95AA01S1).
 SMALL_AREA = r"[EWSN]\d{8}|95[A-Z]{2}\d{2}[A-Z]\d"
 _CODE_HEADER = re.compile(r"^lsoa ?(11|21)? ?(?:code|cd)$")
@@ -74,9 +77,9 @@ def _normalise(header: str) -> str:
 
 
 def _whole(values: pd.Series) -> pd.Series:
-    """True where ``values`` is a whole number >= 0."""
+    """True where ``values`` is a whole number from 0 to :data:`MAX_WHOLE`."""
     x = pd.to_numeric(values, errors="coerce")
-    return x.notna() & x.ge(0) & x.mod(1).eq(0)
+    return x.notna() & x.between(0, MAX_WHOLE) & x.mod(1).eq(0)
 
 
 def _by_key(headers: list[str]) -> dict[str, str]:
@@ -164,7 +167,8 @@ def read_population(path: str | Path) -> ReadResult:
         for TS001, which has none), ``area_hectares`` (float, NaN for TS001), ``vintage``
         (``'2011'`` or ``'2021'``, the LSOA codes' vintage), ``_file``, ``_line``.
         Rejected: codes that are not England/Wales LSOA codes, counts that are not whole
-        numbers >= 0, areas not above 0, and repeated codes (naming the first line).
+        numbers from 0 to 1,000,000,000, areas not above 0, and repeated codes (naming the
+        first line).
 
     Raises
     ------

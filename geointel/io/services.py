@@ -36,8 +36,8 @@ unknown), ``opening_hours, notes, easting, northing, geometry`` (points, EPSG:27
 ``_file, _line``.
 
 Rejected rows: blank ``service_id``, unknown ``kind``, no usable location, unreadable
-opening hours, a capacity that is not a whole number or is negative, a duplicate
-``service_id``.
+opening hours, a capacity that is not a whole number (``inf`` is not), is negative or is
+more than 1,000,000, a duplicate ``service_id``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geointel.errors import DataFileError, ValidationError
@@ -61,6 +62,8 @@ KINDS = ("naloxone", "pharmacy", "treatment_hub", "satellite", "outreach")
 COLUMNS = ["service_id", "name", "kind", "provider", "postcode", "capacity", "opening_hours",
            "notes", "easting", "northing", "geometry", FILE, LINE]
 OPTIONAL = ("opening_hours", "capacity", "provider", "postcode", "notes")
+#: The largest capacity accepted (larger is a typo, and would not fit the Int64 column).
+MAX_CAPACITY = 1_000_000
 _KIND_ALIASES: dict[str, str] = {
     **{k: k for k in KINDS},
     **dict.fromkeys(("naloxone_point", "naloxone_supply", "naloxone_site",
@@ -363,11 +366,14 @@ satellite, outreach"])
 
     frame = frame.assign(capacity=frame["capacity"].astype(str).str.strip())
     capacity = pd.to_numeric(frame["capacity"], errors="coerce")
-    whole = capacity.notna() & (capacity == capacity.round())
+    whole = capacity.notna() & np.isfinite(capacity) & (capacity == capacity.round())
     frame = rejects.take(frame, (frame["capacity"] != "") & ~whole,
                          "capacity " + frame["capacity"].map(repr) + " is not a whole number")
     frame = rejects.take(frame, capacity[frame.index] < 0,
                          "capacity " + frame["capacity"].map(repr) + " is negative")
+    frame = rejects.take(frame, capacity[frame.index] > MAX_CAPACITY,
+                         "capacity " + frame["capacity"].map(repr)
+                         + f" is more than {MAX_CAPACITY:,} (a typo or a shifted column?)")
 
     first = frame.groupby("service_id")[LINE].transform("first")
     frame = rejects.take(frame, frame["service_id"].duplicated(keep="first"),

@@ -81,6 +81,11 @@ def test_census2011_mirror(mirror):
         ({"usual_residents": "x"}, "'usual_residents' is not a whole number of people"),
         ({"usual_residents": "-5"}, "'usual_residents' is not a whole number of people"),
         ({"households": "1.5"}, "'households' is not a whole number"),
+        # found by fuzzing: these crashed the int64/Int64 casts or wrapped round
+        ({"usual_residents": "1e40"}, "'usual_residents' is not a whole number of people"),
+        ({"usual_residents": "9" * 20}, "'usual_residents' is not a whole number of people"),
+        ({"usual_residents": "inf"}, "'usual_residents' is not a whole number of people"),
+        ({"households": "1e40"}, "'households' is not a whole number"),
         ({"area_hectares": "0"}, "'area_hectares' is not a number above 0"),
         ({"area_hectares": ""}, "'area_hectares' is not a number above 0"),
         ({"lsoa11_code": "W01000001", "usual_residents": "1500"},

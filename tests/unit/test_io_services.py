@@ -177,6 +177,22 @@ def test_read_services_values_and_rejects(tmp_path):
     assert open_during(result.data, 0, 600, 660).tolist() == [True, True, False]
 
 
+@pytest.mark.parametrize(("capacity", "reason"), [
+    ("inf", "capacity 'inf' is not a whole number"),
+    ("1e40", "capacity '1e40' is more than 1,000,000 (a typo or a shifted column?)"),
+    ("9" * 20, f"capacity '{'9' * 20}' is more than 1,000,000 (a typo or a shifted column?)"),
+])
+def test_capacity_not_finite_or_huge_is_rejected_not_a_crash(tmp_path, capacity, reason):
+    # found by fuzzing: these crashed the cast to Int64 ("cannot safely cast")
+    path = tmp_path / "s.csv"
+    path.write_text("service_id,name,kind,easting,northing,capacity\n"
+                    "S1,A,pharmacy,590000,185000,1000000\n"
+                    f"S2,B,pharmacy,590000,185000,{capacity}\n")
+    result = read_services(path)
+    assert result.data["capacity"].tolist() == [1_000_000]
+    assert result.rejects[["line", "reason"]].values.tolist() == [[3, reason]]
+
+
 def test_lat_lon_only_file_and_missing_columns(tmp_path):
     path = write(tmp_path, ["N1,Point,naloxone,51.5284447058,0.7971940770"],
                  header="service_id,name,kind,latitude,longitude")
