@@ -353,7 +353,7 @@ def board_briefing(
         sections_tail.append(Section("Access gaps", table=pd.DataFrame(gaps).drop(
             columns="geometry", errors="ignore").head(15).reset_index(drop=True)))
     if gap_areas is not None and len(gap_areas):
-        layers.append(MapLayer("Access gaps (LSOAs)", gap_areas, "outline", colour="#ff7f0e",
+        layers.append(MapLayer("Access gaps (LSOAs)", gap_areas, "outline", colour="#7b3294",
                                popup=[c for c in ("lsoa_code", "lsoa_name", "population")
                                       if c in gap_areas.columns]))
     if services is not None and len(services):

@@ -458,6 +458,9 @@ def _nice_length(span: float) -> float:
 def plot_layers(ax: Axes, layers: Sequence[MapLayer]) -> None:
     """Draw ``layers`` on ``ax`` in British National Grid with legend, scale bar and north arrow.
 
+    Layers with ``show=False`` are left out: a print shows what the interactive map shows
+    when it opens (a hidden choropleth would otherwise cover the one below it).
+
     Examples
     --------
     >>> import geopandas as gpd
@@ -465,7 +468,8 @@ def plot_layers(ax: Axes, layers: Sequence[MapLayer]) -> None:
     >>> from shapely.geometry import Point
     >>> pts = gpd.GeoDataFrame(geometry=[Point(0, 51), Point(0.1, 51.1)], crs="EPSG:4326")
     >>> ax = Figure().add_subplot()
-    >>> plot_layers(ax, [MapLayer("Sites", pts, "points")])
+    >>> plot_layers(ax, [MapLayer("Sites", pts, "points"),
+    ...                  MapLayer("Stops", pts, "points", show=False)])
     >>> [t.get_text() for t in ax.get_legend().get_texts()]
     ['Sites']
     """
@@ -476,7 +480,7 @@ def plot_layers(ax: Axes, layers: Sequence[MapLayer]) -> None:
     for layer in layers:
         frame = layer.frame[~(layer.frame.geometry.isna() | layer.frame.geometry.is_empty)]
         frame = frame.to_crs("EPSG:27700") if frame.crs.to_epsg() != 27700 else frame
-        if frame.empty:
+        if frame.empty or not layer.show:
             continue
         if layer.kind == "choropleth":
             idx, labels = _classes(pd.to_numeric(frame[layer.column], errors="coerce")
@@ -552,8 +556,8 @@ def map_figure(
     fig.text(0.5, 0.945, title, ha="center", va="top", fontsize=15)
     ax = fig.add_axes((0.04, 0.1, 0.92, 0.8))
     plot_layers(ax, layers)
-    fig.text(0.04, 0.055, f"Date: {date or _dt.date.today().isoformat()}", fontsize=8)
-    fig.text(0.04, 0.04, f"Sources: {sources}", fontsize=6.5, wrap=True, va="top")
+    fig.text(0.04, 0.07, f"Date: {date or _dt.date.today().isoformat()}", fontsize=8)
+    fig.text(0.04, 0.06, f"Sources: {sources}", fontsize=6.5, wrap=True, va="top")
     return fig
 
 
