@@ -2,7 +2,6 @@
 download it, publish board packs for viewers. Viewers see the published packs only."""
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from app_pages import _cached
 from app_pages._auth import require
@@ -100,7 +99,7 @@ for heading, table in pack.tables.items():
     st.markdown(f"**{heading.replace('_', ' ').capitalize()}**")
     st.dataframe(table, hide_index=True, width="stretch")
 if "map.html" in files:
-    components.html(files["map.html"].decode("utf-8"), height=600)
+    st.iframe(files["map.html"].decode("utf-8"), height=600)
 
 st.subheader("Download")
 names = [n for n in DOWNLOADS if n in files] + sorted(n for n in files if n.endswith(".csv"))

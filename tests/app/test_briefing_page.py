@@ -122,6 +122,8 @@ def test_the_analyst_builds_the_operation_pack_with_every_ranked_line(env, lines
     assert _labels(at) == ["PDF pack (A4 landscape)", "Map (HTML, opens offline)",
                            "Map (PNG)", "Map layers (GeoPackage)", "Table: ranked_lines.csv (CSV)"]
     assert not [b for b in at.button if b.proto.label == "Publish for viewers"]
+    page = at.get("iframe")[0].proto.srcdoc  # the offline map of the pack
+    assert page.count(">OFFICIAL-SENSITIVE</div>") == 2 and "Exporter to importer" in page
     assert any("OFFICIAL-SENSITIVE" in c.value for c in at.caption)
 
 
