@@ -237,7 +237,8 @@ def _run_score(args: argparse.Namespace, settings: Settings) -> Summary:
         summary["intel"] = intel.summary()
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        ranked.table.to_csv(args.out, index=False)
+        # 10 significant digits: the scores' own precision, without binary noise (38.4375...01)
+        ranked.table.to_csv(args.out, index=False, float_format="%.10g")
         summary["out"] = str(args.out)
         if len(ranked.audit):
             audit_path = args.out.with_name(args.out.stem + "_overrides.csv")
