@@ -1,7 +1,10 @@
 """Browser-test harness: the real app (``streamlit run app.py``) in Debian's headless Chromium.
 
 One Streamlit server per test session, started on a free port with its own accounts file (one
-user per role) and audit log in a temporary directory, and one Chromium (``/usr/bin/chromium``,
+user per role), audit log and data directory (a copy of ``data/`` without published briefings,
+so what the tests publish stays in the temporary directory) in a temporary directory, and with
+the file watcher off (other work on the checkout must not rerun the app mid-test), and one
+Chromium (``/usr/bin/chromium``,
 driven by Playwright's sync API; no browser is ever downloaded) with a fresh profile. Every test
 gets a new tab, which is a new Streamlit session: nobody is signed in until the test signs in.
 Screenshots go to ``out/screenshots/`` (git-ignored).
@@ -12,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,6 +34,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 SCREENSHOTS = ROOT / "out" / "screenshots"
+#: Entries of ``data/`` the test server does not get: it publishes and signs in on its own.
+PRIVATE_DATA = shutil.ignore_patterns("published", "accounts.toml", "audit.sqlite*", "uploads")
 SERVER_START_TIMEOUT_S = 120
 #: A page's first render builds the Area and runs analyses; generous under a loaded 2-core box.
 PAGE_TIMEOUT_MS = 120_000
@@ -98,17 +104,31 @@ def audit_file(server_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(server_dir: Path, accounts: dict[str, Account], audit_file: Path) -> Iterator[str]:
+def data_dir(server_dir: Path) -> Path:
+    """The server's data directory: a copy of ``data/`` (open data, sample, key, Leaflet)."""
+    source = ROOT / "data"
+    if not (source / "samples").is_dir():
+        pytest.fail(f"{source / 'samples'} is missing: run `make sample` (or `make test`)",
+                    pytrace=False)
+    return Path(shutil.copytree(source, server_dir / "data", ignore=PRIVATE_DATA))
+
+
+@pytest.fixture(scope="session")
+def app_url(server_dir: Path, data_dir: Path, accounts: dict[str, Account],
+            audit_file: Path) -> Iterator[str]:
     """Base URL of ``streamlit run app.py`` serving the embedded sample; stopped at the end."""
     port = _free_port()
     env = dict(os.environ, GEOINTEL_ACCOUNTS_FILE=str(server_dir / "accounts.toml"),
-               GEOINTEL_AUDIT_FILE=str(audit_file), PYTHONUNBUFFERED="1")
+               GEOINTEL_AUDIT_FILE=str(audit_file), GEOINTEL_DATA_DIR=str(data_dir),
+               PYTHONUNBUFFERED="1")
+    env.pop("GEOINTEL_CONFIG", None)
     log_path = server_dir / "streamlit.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false"],
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+             "--server.runOnSave", "false"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -218,15 +238,20 @@ class AppDriver:
         page.get_by_label("Username").fill(account.username)
         page.get_by_label("Password", exact=True).fill(account.password)
         page.get_by_role("button", name="Sign in").click()
-        page.wait_for_selector('[data-testid="stSidebarNav"], [data-testid="stException"], '
-                               '[data-testid="stAlertContentError"]')
+        signed_in = page.locator('[data-testid="stSidebar"]').get_by_text(
+            f"Signed in as {account.username} ({role})")
+        signed_in.or_(page.locator('[data-testid="stException"], '
+                                   '[data-testid="stAlertContentError"]')).first.wait_for()
         self.wait_idle()
-        if not page.locator('[data-testid="stSidebarNav"]').count():
-            pytest.fail(f"signing in as {role} opened no navigation; the app shows: "
+        if not signed_in.count():
+            pytest.fail(f"signing in as {role} did not sign in; the app shows: "
                         f"{self.exceptions() + self.errors()}", pytrace=False)
 
     def nav_paths(self) -> list[str]:
-        """URL paths of the sidebar navigation links, in order (``""`` for the default page)."""
+        """URL paths of the sidebar navigation links, in order (``""`` for the default page).
+
+        Empty when Streamlit shows no navigation (it hides it for a single page).
+        """
         hrefs = self.page.locator('[data-testid="stSidebarNav"] a').evaluate_all(
             "els => els.map(e => new URL(e.href).pathname)")
         return [h.strip("/") for h in hrefs]
