@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,12 +232,26 @@ class AppDriver:
 
     def sign_in(self, role: str, path: str = "") -> None:
         """Open ``path`` and sign in as the test account of ``role``."""
+        self.submit_sign_in(role, path)
+        self.await_sign_in(role)
+
+    def submit_sign_in(self, role: str, path: str = "") -> None:
+        """Open ``path`` and submit the sign-in form of ``role`` without waiting for the app.
+
+        Several tabs can submit first and :meth:`await_sign_in` afterwards, so the server
+        works on them at the same time.
+        """
         account = self.accounts[role]
         self.goto(path)
         page = self.page
         page.get_by_label("Username").fill(account.username)
         page.get_by_label("Password", exact=True).fill(account.password)
         page.get_by_role("button", name="Sign in").click()
+
+    def await_sign_in(self, role: str) -> None:
+        """Wait for the sign-in submitted by :meth:`submit_sign_in`; fail if it did not."""
+        account = self.accounts[role]
+        page = self.page
         signed_in = page.locator('[data-testid="stSidebar"]').get_by_text(
             f"Signed in as {account.username} ({role})")
         signed_in.or_(page.locator('[data-testid="stException"], '
@@ -304,3 +318,18 @@ class AppDriver:
 def app(tab, app_url: str, accounts: dict[str, Account]) -> AppDriver:
     """A tab on the running app, nobody signed in yet."""
     return AppDriver(tab, app_url, accounts)
+
+
+@pytest.fixture
+def more_tabs(browser_context, app_url: str,
+              accounts: dict[str, Account]) -> Iterator[Callable[[], AppDriver]]:
+    """Open further tabs on the app (each a new session); all closed after the test."""
+    opened: list[AppDriver] = []
+
+    def open_tab() -> AppDriver:
+        opened.append(AppDriver(browser_context.new_page(), app_url, accounts))
+        return opened[-1]
+
+    yield open_tab
+    for driver in opened:
+        driver.page.close()

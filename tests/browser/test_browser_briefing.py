@@ -9,8 +9,6 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from tests.browser.conftest import AppDriver
-
 pytestmark = [pytest.mark.browser, pytest.mark.sample, pytest.mark.slow]
 
 #: A4 landscape in PDF points (297 x 210 mm).
@@ -32,7 +30,7 @@ def _check_pack(pdf: bytes, marking: str, contact_data) -> int:
     return len(reader.pages)
 
 
-def test_board_pack_is_built_downloaded_and_published_for_viewers(app, browser_context,
+def test_board_pack_is_built_downloaded_and_published_for_viewers(app, more_tabs,
                                                                   contact_data):
     app.sign_in("planner")
     app.open_nav("briefing")
@@ -56,16 +54,13 @@ def test_board_pack_is_built_downloaded_and_published_for_viewers(app, browser_c
     app.page.get_by_text("Published as").wait_for()
     app.wait_idle()
 
-    viewer = AppDriver(browser_context.new_page(), app.base_url, app.accounts)
-    try:
-        viewer.sign_in("viewer")
-        assert viewer.page.locator("h1").first.inner_text().strip() == "Briefings"
-        assert viewer.page.get_by_role("button", name="Build pack").count() == 0
-        viewer.page.get_by_text("· OFFICIAL").first.wait_for()
-        assert viewer.exceptions() == []
-        assert not contact_data.search(viewer.main_text())
-        viewer.screenshot("viewer_published_briefing")
-        published = viewer.download("PDF pack (A4 landscape)").read_bytes()
-        assert _check_pack(published, "OFFICIAL", contact_data) == pages
-    finally:
-        viewer.page.close()
+    viewer = more_tabs()
+    viewer.sign_in("viewer")
+    assert viewer.page.locator("h1").first.inner_text().strip() == "Briefings"
+    assert viewer.page.get_by_role("button", name="Build pack").count() == 0
+    viewer.page.get_by_text("· OFFICIAL").first.wait_for()
+    assert viewer.exceptions() == []
+    assert not contact_data.search(viewer.main_text())
+    viewer.screenshot("viewer_published_briefing")
+    published = viewer.download("PDF pack (A4 landscape)").read_bytes()
+    assert _check_pack(published, "OFFICIAL", contact_data) == pages

@@ -25,7 +25,8 @@ HEADINGS = {
     "data": "Data",
 }
 ALL_PAGES = [c.removeprefix("page:") for c in CAPABILITIES if c.startswith("page:")]
-FORBIDDEN = [(role, page) for role in ROLES for page in ALL_PAGES if page not in pages_for(role)]
+#: role -> the pages it may not open
+FORBIDDEN = {role: [page for page in ALL_PAGES if page not in pages_for(role)] for role in ROLES}
 
 
 def test_headings_cover_every_page():
@@ -81,14 +82,21 @@ def test_role_opens_every_page_it_may_and_no_other(app, role, contact_data):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("role", "page"), FORBIDDEN)
-def test_forbidden_page_by_url_does_not_run(app, role, page, contact_data):
-    app.sign_in(role, path=page)
+@pytest.mark.parametrize("role", ROLES)
+def test_forbidden_pages_by_url_do_not_run(app, more_tabs, role, contact_data):
+    """Each page the role may not open, typed as the URL (a fresh load, then sign-in), lands on
+    the role's first page. One tab per forbidden page; they sign in side by side."""
     default = pages_for(role)[0]
-    assert page not in _listed(app, role)
-    headings = [h.strip() for h in app.page.locator("h1").all_inner_texts()]
-    assert HEADINGS[page] not in headings
-    assert HEADINGS[default] in headings
-    assert app.exceptions() == []
-    if role == "viewer":
-        assert not contact_data.search(app.main_text())
+    tabs = [app] + [more_tabs() for _ in FORBIDDEN[role][1:]]
+    for tab, page in zip(tabs, FORBIDDEN[role], strict=True):
+        tab.submit_sign_in(role, path=page)
+    for tab, page in zip(tabs, FORBIDDEN[role], strict=True):
+        tab.await_sign_in(role)
+        assert page not in _listed(tab, role), page
+        headings = [h.strip() for h in tab.page.locator("h1").all_inner_texts()]
+        assert HEADINGS[page] not in headings, page
+        assert HEADINGS[default] in headings, page
+        assert tab.exceptions() == [], page
+        if role == "viewer":
+            assert not contact_data.search(tab.main_text()), page
+    app.screenshot(f"{role}_typed_url_{FORBIDDEN[role][0]}")
