@@ -262,7 +262,7 @@ def _styles(layer: MapLayer, frame: gpd.GeoDataFrame) -> tuple[list[dict[str, An
                 if layer.column else np.full(n, np.nan))
         radius = _sizes(vals, 4.0, 14.0) if layer.column else np.full(n, 5.0)
         styles = [{"radius": round(float(r), 1), "color": "#222222", "weight": 1,
-                   "fillColor": colour, "fillOpacity": 0.85} for r in radius]
+                   "fill": True, "fillColor": colour, "fillOpacity": 0.85} for r in radius]
         items = [(f'<i class="gi-dot" style="background:{colour}"></i>',
                   f"size: {layer.column}" if layer.column else "")]
     elif layer.kind == "lines":

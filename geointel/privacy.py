@@ -373,6 +373,8 @@ def suppress_small_counts(
                         hidden[chosen] = True
                         changed = True
         exposed = _audit(flat, hidden, equations)
+        if not exposed:
+            break
         added = False
         for c in exposed:
             pool = np.unique(np.concatenate([cells for cells, _ in equations if c in cells]))

@@ -113,11 +113,6 @@ def test_exported_map_opens_offline_and_shows_its_layers(browser_context, map_fi
         page.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "geointel.maps draws point layers hollow: folium.CircleMarker defaults to fill=False and "
-    "the per-feature style sets fillColor but not fill=True, so only the 1 px ring takes "
-    "clicks and the colour in the legend is never drawn (fix in geointel/maps.py _styles: "
-    "add \"fill\": True to the points style)"))
 def test_service_circles_are_filled_and_a_click_on_one_opens_its_popup(browser_context,
                                                                          map_file):
     path, _, n_points = map_file
