@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_pages import _cached
 from app_pages._auth import require
+from geointel import audit
 from geointel.errors import GeointelError
 from geointel.io.uploads import accept_upload, safe_path
 from geointel.opendata import read_manifest
@@ -85,6 +86,12 @@ try:
         path = str(safe_path(typed, base=cfg.data_dir))
     if path is not None:
         loaded = (_cached.services(path) if kind == "services" else _cached.deaths(path))
+        if path not in st.session_state.setdefault("loads_recorded", set()):
+            audit.record(cfg.resolved_audit_file(), "data_load",
+                         user=st.session_state.get("user", role), role=role, file=path,
+                         kind=kind, rows_read=loaded.rows_read, accepted=loaded.rows_accepted,
+                         rejected=loaded.rows_rejected)
+            st.session_state["loads_recorded"].add(path)
 except GeointelError as err:
     st.error(str(err))
     st.stop()

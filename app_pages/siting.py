@@ -5,6 +5,7 @@ import streamlit as st
 
 from app_pages import _cached
 from app_pages._auth import require
+from geointel import audit
 from geointel.auth import check_role
 from geointel.errors import GeointelError
 from geointel.io.services import KINDS
@@ -103,12 +104,19 @@ try:
 except GeointelError as err:
     st.error(str(err))
     st.stop()
+
+
+def _record(name: str) -> None:
+    audit.record(cfg.resolved_audit_file(), "export", user=st.session_state.get("user", role),
+                 role=role, what=f"siting: {name}", marking=cfg.marking_partner)
+
+
 cols = st.columns(3)
-cols[0].download_button("GeoPackage (sites, assignment)", files["siting.gpkg"],
-                        file_name="siting.gpkg", mime="application/geopackage+sqlite3")
-cols[1].download_button("Chosen sites (CSV)", files["sites.csv"], file_name="sites.csv",
-                        mime="text/csv")
-cols[2].download_button("Assignment (CSV)", files["assignment.csv"],
-                        file_name="assignment.csv", mime="text/csv")
+for col, (label, name, mime) in zip(cols, [
+        ("GeoPackage (sites, assignment)", "siting.gpkg", "application/geopackage+sqlite3"),
+        ("Chosen sites (CSV)", "sites.csv", "text/csv"),
+        ("Assignment (CSV)", "assignment.csv", "text/csv")], strict=True):
+    col.download_button(label, files[name], file_name=name, mime=mime, on_click=_record,
+                        args=(name,))
 st.caption(f"Exports are marked {cfg.marking_partner} and carry the data attribution. "
            "Candidates and services are the SYNTHETIC sample unless replaced.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,15 @@ def settings() -> Settings:
 def key() -> bytes:
     """A fixed test pseudonymisation key."""
     return bytes(range(32))
+
+
+@pytest.fixture
+def app_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh audit log for an AppTest (pages read settings through a cache: cleared)."""
+    from app_pages import _cached
+
+    path = tmp_path / "audit.sqlite"
+    monkeypatch.setenv("GEOINTEL_AUDIT_FILE", str(path))
+    _cached.settings.clear()
+    yield path
+    _cached.settings.clear()

@@ -39,14 +39,25 @@ def test_data_page_lists_the_manifest_and_reader_counts():
     assert "SYNTHETIC" in at.warning[0].value
 
 
-def test_a_partner_file_is_loaded_by_path_and_its_report_shown():
+def test_a_partner_file_is_loaded_by_path_its_report_shown_and_the_load_audited(app_audit):
+    from geointel import audit
+
     at = _page()
+    at.session_state["user"] = "test-planner"
     at.radio[0].set_value("Deaths / incidents register")
     at.text_input[0].input("samples/deaths.csv").run()
     assert not at.exception
     shown = at.dataframe[-1].value
     assert shown["rows read"].item() == shown["accepted"].item() + shown["rejected"].item()
     assert shown["rows read"].item() > 1000
+    at.run()  # a rerun of the same file is not a second load
+    events = audit.read_events(app_audit)
+    assert events[["event", "user", "role"]].values.tolist() == [
+        ["data_load", "test-planner", "planner"]]
+    detail = events["detail"][0]
+    assert detail["file"].endswith("samples/deaths.csv") and detail["kind"] == "deaths"
+    assert (detail["rows_read"], detail["accepted"], detail["rejected"]) == (
+        shown["rows read"].item(), shown["accepted"].item(), shown["rejected"].item())
 
 
 def test_a_path_outside_the_data_folder_is_refused():

@@ -26,7 +26,9 @@ def test_nothing_runs_until_asked():
     assert not at.metric
 
 
-def test_a_run_chooses_p_sites_with_a_gain_and_can_be_compared_and_exported():
+def test_a_run_chooses_p_sites_with_a_gain_and_can_be_compared_and_exported(app_audit):
+    from geointel import audit
+
     at = _page()
     at.sidebar.button[0].click().run()
     assert not at.exception, at.exception
@@ -40,6 +42,10 @@ def test_a_run_chooses_p_sites_with_a_gain_and_can_be_compared_and_exported():
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["GeoPackage (sites, assignment)", "Chosen sites (CSV)",
                       "Assignment (CSV)"]
+    at.get("download_button")[1].click().run()
+    events = audit.read_events(app_audit, event="export")
+    assert events["role"].tolist() == ["planner"]
+    assert events["detail"][0] == {"what": "siting: sites.csv", "marking": "OFFICIAL"}
 
     at.sidebar.number_input[0].set_value(5)
     at.sidebar.button[0].click().run()
