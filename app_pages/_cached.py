@@ -143,6 +143,38 @@ def harm_view(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
     return {"rates": rates, "deaths": death_rates, "lsoa": layer}
 
 
+def export_files(*, layers: dict[str, gpd.GeoDataFrame], tables: dict[str, pd.DataFrame],
+                 marking: str, role: str, capability: str, stem: str) -> dict[str, bytes]:
+    """Files of :func:`geointel.exports.export_layers` (GeoPackage, CSVs, marking, summary)
+    as bytes by file name, for download buttons; the role is checked there."""
+    import tempfile
+
+    from geointel.exports import export_layers
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = export_layers(Path(tmp), layers=layers, tables=tables, marking=marking,
+                              role=role, capability=capability, formats=("gpkg", "csv"),
+                              stem=stem)
+        return {name: path.read_bytes() for name, path in paths.items()}
+
+
+@st.cache_data(show_spinner="Writing the export…")
+def harm_export(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
+                crime_types: tuple[str, ...], start: str, end: str, level: str,
+                deaths_path: str, suppression: int, seed: int, marking: str,
+                role: str) -> dict[str, bytes]:
+    """The :func:`harm_view` figures as ``harm.gpkg`` (rates at ``level``, LSOA Gi* bins)
+    and CSVs (rates, deaths with small counts suppressed)."""
+    view = harm_view(codes, data_dir, lads, crime_types, start, end, level, deaths_path,
+                     suppression, seed)
+    shapes = units(codes, data_dir, level)
+    rates = shapes.loc[shapes["lad_code"].isin(lads), ["code", "geometry"]].merge(
+        view["rates"], on="code")
+    return export_files(layers={"rates": rates, "lsoa_hotspots": view["lsoa"]},
+                        tables={"rates": view["rates"], "deaths": view["deaths"]},
+                        marking=marking, role=role, capability="export:harm", stem="harm")
+
+
 @st.cache_resource(show_spinner="Drawing the map…")
 def harm_map(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
              crime_types: tuple[str, ...], start: str, end: str, level: str,
@@ -187,6 +219,23 @@ def access_view(codes: tuple[str, ...], data_dir: str, services_path: str,
     lsoas = access.need_weights(area(codes, data_dir).lsoas)
     return access.lsoa_access(lsoas, open_services(services_path, kinds, window),
                               kinds=kinds)
+
+
+@st.cache_data(show_spinner="Writing the export…")
+def access_export(codes: tuple[str, ...], data_dir: str, services_path: str,
+                  kinds: tuple[str, ...], window: str, threshold: float, marking: str,
+                  role: str) -> dict[str, bytes]:
+    """Distances per LSOA and the gap list for ``threshold`` as ``access.gpkg`` and CSVs."""
+    from geointel import access
+
+    table = access_view(codes, data_dir, services_path, kinds, window)
+    gaps = access.gap_areas(table, threshold_m=threshold, kind="any")
+    return export_files(layers={"lsoa_access": table},
+                        tables={"lsoa_access": pd.DataFrame(table.drop(columns="geometry")),
+                                "gaps": pd.DataFrame(gaps.drop(columns="geometry",
+                                                               errors="ignore"))},
+                        marking=marking, role=role, capability="export:access",
+                        stem="access")
 
 
 def open_services(services_path: str, kinds: tuple[str, ...], window: str) -> gpd.GeoDataFrame:

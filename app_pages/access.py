@@ -4,6 +4,7 @@ import streamlit as st
 
 from app_pages import _cached
 from app_pages._auth import require
+from app_pages._downloads import download_buttons
 from geointel import access
 from geointel.errors import GeointelError
 from geointel.io.services import KINDS
@@ -66,6 +67,17 @@ cols[1].metric("Residents in a gap", f"{int(gaps['population'].sum()):,}")
 st.dataframe(gaps.rename(columns={"distance_m": "distance (m)", "excess_m": "beyond (m)",
                                   "nearest": "nearest service"}),
              hide_index=True, width="stretch")
+
+try:
+    files = _cached.access_export(cfg.areas, data_dir, services_path, tuple(kinds), window,
+                                  threshold, cfg.marking_partner, role)
+except GeointelError as err:
+    st.error(str(err))
+    st.stop()
+download_buttons(files, cfg=cfg, role=role, topic="access", marking=cfg.marking_partner,
+                 labels={"access.gpkg": "GeoPackage (distances per LSOA)",
+                         "lsoa_access.csv": "Distances per LSOA (CSV)",
+                         "gaps.csv": "Gap list (CSV)"})
 
 st.subheader("Coverage by time of week")
 timed = []

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app_pages import _cached
 from app_pages._auth import require
+from app_pages._downloads import download_buttons
 from geointel.errors import GeointelError
 
 GEOGRAPHIES = {"LSOA": "lsoa", "Ward": "ward", "Local authority": "lad"}
@@ -62,6 +63,17 @@ table = rates[["rank", "code", "name", "count", "population", "rate", "rate_lowe
 st.dataframe(table, hide_index=True, width="stretch")
 st.caption("Compared with the chosen area as a whole: 'higher' or 'lower' when the exact "
            "Poisson 95% interval excludes the area's rate, otherwise 'similar'.")
+
+st.subheader("Export")
+try:
+    files = _cached.harm_export(*args, cfg.marking_partner, role)
+except GeointelError as err:
+    st.error(str(err))
+    st.stop()
+download_buttons(files, cfg=cfg, role=role, topic="harm", marking=cfg.marking_partner,
+                 labels={"harm.gpkg": "GeoPackage (rates, LSOA hotspots)",
+                         "rates.csv": f"{label}s ranked (CSV)",
+                         "deaths.csv": "Drug deaths, suppressed (CSV)"})
 
 st.subheader("Area details")
 choice = st.selectbox("Area details", rates["code"].tolist(),

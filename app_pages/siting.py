@@ -5,7 +5,7 @@ import streamlit as st
 
 from app_pages import _cached
 from app_pages._auth import require
-from geointel import audit
+from app_pages._downloads import download_buttons
 from geointel.auth import check_role
 from geointel.errors import GeointelError
 from geointel.io.services import KINDS
@@ -104,19 +104,7 @@ try:
 except GeointelError as err:
     st.error(str(err))
     st.stop()
-
-
-def _record(name: str) -> None:
-    audit.record(cfg.resolved_audit_file(), "export", user=st.session_state.get("user", role),
-                 role=role, what=f"siting: {name}", marking=cfg.marking_partner)
-
-
-cols = st.columns(3)
-for col, (label, name, mime) in zip(cols, [
-        ("GeoPackage (sites, assignment)", "siting.gpkg", "application/geopackage+sqlite3"),
-        ("Chosen sites (CSV)", "sites.csv", "text/csv"),
-        ("Assignment (CSV)", "assignment.csv", "text/csv")], strict=True):
-    col.download_button(label, files[name], file_name=name, mime=mime, on_click=_record,
-                        args=(name,))
-st.caption(f"Exports are marked {cfg.marking_partner} and carry the data attribution. "
-           "Candidates and services are the SYNTHETIC sample unless replaced.")
+download_buttons(files, cfg=cfg, role=role, topic="siting", marking=cfg.marking_partner,
+                 labels={"siting.gpkg": "GeoPackage (sites, assignment)",
+                         "sites.csv": "Chosen sites (CSV)", "assignment.csv": "Assignment (CSV)"})
+st.caption("Candidates and services are the SYNTHETIC sample unless replaced.")

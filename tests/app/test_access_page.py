@@ -73,3 +73,27 @@ def test_walking_minutes_and_evening_use_open_services_only(library):
 def test_access_page_refuses_the_analyst():
     at = _page("analyst")
     assert [e.value for e in at.error] == ["Your role (analyst) may not open this page."]
+
+
+def test_gap_list_export_matches_the_page_and_is_audited(app_audit):
+    import io
+
+    import pandas as pd
+
+    from app_pages import _cached
+    from geointel import audit
+
+    at = _page()
+    at.get("download_button")[2].click().run()
+    assert not at.exception
+    events = audit.read_events(app_audit, event="export")
+    assert events["detail"].tolist() == [{"what": "access: gaps.csv", "marking": "OFFICIAL"}]
+    cfg = _cached.settings()
+    files = _cached.access_export(cfg.areas, str(cfg.data_dir),
+                                  str(cfg.samples_dir / "services.csv"),
+                                  ("naloxone", "pharmacy"), "always", 1000.0, "OFFICIAL",
+                                  "planner")
+    gaps = pd.read_csv(io.BytesIO(files["gaps.csv"]))
+    assert gaps["lsoa_code"].tolist() == at.dataframe[0].value["lsoa_code"].tolist()
+    lsoas = pd.read_csv(io.BytesIO(files["lsoa_access.csv"]))
+    assert len(lsoas) == 1077 and lsoas["lsoa_code"].is_unique

@@ -62,3 +62,41 @@ def test_harm_page_refuses_the_viewer():
     at = _page("viewer")
     assert [e.value for e in at.error] == ["Your role (viewer) may not open this page."]
     assert not at.dataframe
+
+
+def test_exports_hold_the_ranked_table_and_suppressed_deaths_and_are_audited(app_audit,
+                                                                            tmp_path):
+    import io
+
+    import geopandas as gpd
+    import pandas as pd
+
+    from app_pages import _cached
+    from geointel import audit
+    from geointel.privacy import check_no_small_counts
+
+    at = _page()
+    at.sidebar.multiselect[0].set_value(["E06000033"]).run()
+    shown = at.dataframe[0].value
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["GeoPackage (rates, LSOA hotspots)", "Wards ranked (CSV)",
+                      "Drug deaths, suppressed (CSV)"]
+    at.get("download_button")[1].click().run()
+    events = audit.read_events(app_audit, event="export")
+    assert events["detail"].tolist() == [{"what": "harm: rates.csv", "marking": "OFFICIAL"}]
+
+    cfg = _cached.settings()
+    months = sorted(_cached.police(str(cfg.data_dir)).data["month"].dropna().unique())
+    files = _cached.harm_export(cfg.areas, str(cfg.data_dir), ("E06000033",), ("Drugs",),
+                                months[0], months[-1], "ward",
+                                str(cfg.samples_dir / "deaths.csv"),
+                                cfg.suppression_threshold, cfg.seed, "OFFICIAL", "planner")
+    rates = pd.read_csv(io.BytesIO(files["rates.csv"]))
+    assert rates["code"].tolist() == shown["code"].tolist()
+    assert rates["count"].tolist() == shown["count"].tolist()
+    assert set(rates["marking"]) == {"OFFICIAL"}
+    deaths = pd.read_csv(io.BytesIO(files["deaths.csv"]))
+    check_no_small_counts(deaths, columns=["count"], threshold=cfg.suppression_threshold)
+    (tmp_path / "harm.gpkg").write_bytes(files["harm.gpkg"])
+    wards = gpd.read_file(tmp_path / "harm.gpkg", layer="rates")
+    assert len(wards) == 17 and wards.crs.to_epsg() == 27700
