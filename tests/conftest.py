@@ -33,13 +33,41 @@ def key() -> bytes:
     return bytes(range(32))
 
 
-@pytest.fixture
-def app_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh audit log for an AppTest (pages read settings through a cache: cleared)."""
+
+def _use_audit_log(path: Path, mp: pytest.MonkeyPatch) -> None:
+    """Point the app at audit log ``path`` with default settings otherwise (pages read
+    settings through a cache, which is cleared)."""
     from app_pages import _cached
 
-    path = tmp_path / "audit.sqlite"
-    monkeypatch.setenv("GEOINTEL_AUDIT_FILE", str(path))
+    mp.setenv("GEOINTEL_AUDIT_FILE", str(path))
+    for name in ("GEOINTEL_PSEUDONYM_KEY", "GEOINTEL_CONFIG", "GEOINTEL_KEY_FILE",
+                 "GEOINTEL_DATA_DIR"):
+        mp.delenv(name, raising=False)
     _cached.settings.clear()
-    yield path
+
+
+@pytest.fixture
+def app_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh audit log for one AppTest."""
+    from app_pages import _cached
+
+    _use_audit_log(tmp_path / "audit.sqlite", monkeypatch)
+    yield tmp_path / "audit.sqlite"
+    _cached.settings.clear()
+
+
+@pytest.fixture(scope="module")
+def analyst_audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An audit log shared by a module's AppTests of the analyst pages, which need the
+    sample's contact records and the key as `make test` leaves them."""
+    from app_pages import _cached
+
+    settings = load_settings(env={})
+    if not (settings.samples_dir / "contacts.csv").is_file() or \
+            not settings.resolved_key_file().is_file():
+        pytest.skip("the sample is not built (geointel sample build) or no key")
+    path = tmp_path_factory.mktemp("analyst") / "audit.sqlite"
+    with pytest.MonkeyPatch.context() as mp:
+        _use_audit_log(path, mp)
+        yield path
     _cached.settings.clear()

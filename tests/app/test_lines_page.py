@@ -23,24 +23,6 @@ KEY_FILE = PROJECT_ROOT / "data" / "pseudonym.key"
 pytestmark = [pytest.mark.mirror, pytest.mark.sample, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    """The audit log in a temporary folder; the sample and key as `make test` leaves them."""
-    from app_pages import _cached
-
-    if not (SAMPLES / "contacts.csv").is_file() or not KEY_FILE.is_file():
-        pytest.skip("the sample is not built (geointel sample build) or no key")
-    audit_file = tmp_path_factory.mktemp("lines") / "audit.sqlite"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GEOINTEL_AUDIT_FILE", str(audit_file))
-        for name in ("GEOINTEL_PSEUDONYM_KEY", "GEOINTEL_CONFIG", "GEOINTEL_KEY_FILE",
-                     "GEOINTEL_DATA_DIR"):
-            mp.delenv(name, raising=False)
-        _cached.settings.clear()
-        yield {"audit": audit_file}
-        _cached.settings.clear()
-
-
 def _page(role: str = "analyst"):
     at = streamlit_testing.AppTest.from_file(PAGE, default_timeout=300)
     at.session_state["role"] = role
@@ -49,7 +31,7 @@ def _page(role: str = "analyst"):
 
 
 @pytest.fixture(scope="module")
-def expected(env):
+def expected(analyst_audit):
     """analyse_lines run directly on the sample (no footprints: they do not change lines)."""
     from geointel.io.contacts import read_contacts, read_intel
     from geointel.network.pipeline import analyse_lines
@@ -61,7 +43,7 @@ def expected(env):
     return analyse_lines(contacts, intel=intel, seed=42)
 
 
-def test_the_page_shows_every_detected_line_with_holders_and_the_network(env, expected):
+def test_the_page_shows_every_detected_line_with_holders_and_the_network(analyst_audit, expected):
     at = _page()
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
@@ -90,13 +72,13 @@ def test_the_page_shows_every_detected_line_with_holders_and_the_network(env, ex
     assert not at.error
     at.download_button[0].click().run()
     assert not at.exception, at.exception
-    events = audit.read_events(env["audit"], event="export")
+    events = audit.read_events(analyst_audit, event="export")
     assert events[["user", "role"]].values.tolist() == [["test-analyst", "analyst"]]
     assert events["detail"][0] == {"what": "lines: network.graphml",
                                    "marking": "OFFICIAL-SENSITIVE"}
 
 
-def test_disruption_strategies_are_compared_side_by_side(env, expected):
+def test_disruption_strategies_are_compared_side_by_side(analyst_audit, expected):
     from geointel.network.pipeline import simulate_disruption
 
     at = _page()
@@ -118,7 +100,7 @@ def test_disruption_strategies_are_compared_side_by_side(env, expected):
                    f"{direct.loc['holder', 'customers']}")
 
 
-def test_lines_page_refuses_the_planner(env):
+def test_lines_page_refuses_the_planner(analyst_audit):
     at = _page("planner")
     assert [e.value for e in at.error] == ["Your role (planner) may not open this page."]
     assert not at.metric

@@ -23,24 +23,6 @@ KEY_FILE = PROJECT_ROOT / "data" / "pseudonym.key"
 pytestmark = [pytest.mark.mirror, pytest.mark.sample, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    """The audit log in a temporary folder; the sample and key as `make test` leaves them."""
-    from app_pages import _cached
-
-    if not (SAMPLES / "contacts.csv").is_file() or not KEY_FILE.is_file():
-        pytest.skip("the sample is not built (geointel sample build) or no key")
-    audit_file = tmp_path_factory.mktemp("targeting") / "audit.sqlite"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GEOINTEL_AUDIT_FILE", str(audit_file))
-        for name in ("GEOINTEL_PSEUDONYM_KEY", "GEOINTEL_CONFIG", "GEOINTEL_KEY_FILE",
-                     "GEOINTEL_DATA_DIR"):
-            mp.delenv(name, raising=False)
-        _cached.settings.clear()
-        yield {"audit": audit_file}
-        _cached.settings.clear()
-
-
 def _page(role: str = "analyst"):
     at = streamlit_testing.AppTest.from_file(PAGE, default_timeout=300)
     at.session_state["role"] = role
@@ -49,7 +31,7 @@ def _page(role: str = "analyst"):
 
 
 @pytest.fixture(scope="module")
-def first(env):
+def first(analyst_audit):
     """One run of the page (pays for the lines analysis) and the detected lines it used."""
     from app_pages import _cached
 
@@ -87,7 +69,7 @@ def test_the_ranking_is_rank_lines_on_the_detected_lines(first):
         ";") + 1
 
 
-def test_an_override_needs_a_reason_and_is_audited(env, first):
+def test_an_override_needs_a_reason_and_is_audited(analyst_audit, first):
     at = _page()
     before = _ranking(at)
     top = before[0]
@@ -101,7 +83,7 @@ def test_an_override_needs_a_reason_and_is_audited(env, first):
     assert not at.exception, at.exception
     assert len(at.error) == 1 and "has no reason" in at.error[0].value
     assert _ranking(at) == before
-    assert audit.read_events(env["audit"], event="override").empty
+    assert audit.read_events(analyst_audit, event="override").empty
 
     at.text_input(key="override_reason").input("holder remanded; line now rarely answered")
     at.button(key="override_apply").click().run()
@@ -112,7 +94,7 @@ def test_an_override_needs_a_reason_and_is_audited(env, first):
     trail = at.dataframe[2].value
     assert trail[["line_id", "item", "value", "by"]].values.tolist() == [
         [top, "likelihood", 1, "test-analyst"]]
-    events = audit.read_events(env["audit"], event="override")
+    events = audit.read_events(analyst_audit, event="override")
     assert events[["user", "role"]].values.tolist() == [["test-analyst", "analyst"]]
     detail = events["detail"][0]
     assert (detail["line"], detail["item"], detail["new"]) == (top, "likelihood", 1)
@@ -162,6 +144,6 @@ def test_the_disruption_log_and_national_counts(first):
     assert not numbers & set(shown.astype(str).to_numpy().ravel())
 
 
-def test_targeting_page_refuses_the_planner(env):
+def test_targeting_page_refuses_the_planner(analyst_audit):
     at = _page("planner")
     assert [e.value for e in at.error] == ["Your role (planner) may not open this page."]
