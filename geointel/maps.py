@@ -170,17 +170,23 @@ def _values(layer: MapLayer) -> np.ndarray:
 
 
 def _classes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Quantile classes of ``values``: class index per value (-1 for NaN) and labels."""
-    ok = values[~np.isnan(values)]
+    """Quantile classes of ``values``: class index per value (-1 for NaN or infinite, e.g.
+    the distance to a kind of service the register does not have) and labels.
+
+    >>> _classes(np.array([1.0, 2.0, np.inf, np.nan]))[0].tolist()
+    [0, 4, -1, -1]
+    """
+    missing = ~np.isfinite(values)
+    ok = values[~missing]
     if ok.size == 0:
         return np.full(values.shape, -1), []
     edges = np.unique(np.quantile(ok, np.linspace(0, 1, len(PALETTE) + 1)))
     if edges.size == 1:
-        idx = np.where(np.isnan(values), -1, 0)
+        idx = np.where(missing, -1, 0)
         return idx, [_fmt(edges[0])]
     inner = edges[1:-1]
     idx = np.searchsorted(inner, values, side="right")
-    idx = np.where(np.isnan(values), -1, idx)
+    idx = np.where(missing, -1, idx)
     labels = [f"{_fmt(lo)} – {_fmt(hi)}" for lo, hi in itertools.pairwise(edges)]
     return idx, labels
 
@@ -194,12 +200,14 @@ def _class_colours(n: int) -> list[str]:
 
 
 def _sizes(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Sizes from ``lo`` to ``hi`` by square root of value (area ~ value); ``lo`` for NaN."""
-    finite = values[~np.isnan(values)]
+    """Sizes from ``lo`` to ``hi`` by square root of value (area ~ value); ``lo`` for NaN or
+    infinite."""
+    finite = values[np.isfinite(values)]
     top = float(finite.max()) if finite.size else 0.0
     if top <= 0:
         return np.full(values.shape, lo)
-    scaled = np.sqrt(np.clip(np.nan_to_num(values, nan=0.0), 0, None) / top)
+    scaled = np.sqrt(np.clip(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0), 0, None)
+                     / top)
     return lo + (hi - lo) * scaled
 
 
