@@ -27,6 +27,12 @@ def settings() -> Settings:
     return load_settings()
 
 
+def register_path(cfg: Settings, kind: str) -> str:
+    """The ``"services"`` or ``"deaths"`` register this session uses: one the user loaded on
+    the Data page (``st.session_state["<kind>_register"]``), else the sample's."""
+    return str(st.session_state.get(f"{kind}_register") or cfg.samples_dir / f"{kind}.csv")
+
+
 @st.cache_resource(show_spinner="Building the area from open data…")
 def area(codes: tuple[str, ...], data_dir: str) -> Area:
     """The Area for ``codes`` (frozen, shared read-only between sessions)."""
@@ -290,11 +296,11 @@ def sites(data_dir: str, source: str) -> ReadResult:
 
 
 @st.cache_resource
-def existing_sites(data_dir: str) -> ReadResult:
-    """The sample's services register read as sites (fixed open in siting)."""
+def existing_sites(services_path: str) -> ReadResult:
+    """A services register read as sites (fixed open in siting)."""
     from geointel.siting import read_sites
 
-    return read_sites(Path(data_dir) / "samples" / "services.csv")
+    return read_sites(services_path)
 
 
 def _demand(codes: tuple[str, ...], data_dir: str) -> gpd.GeoDataFrame:
@@ -303,21 +309,23 @@ def _demand(codes: tuple[str, ...], data_dir: str) -> gpd.GeoDataFrame:
     return demand
 
 
-def _existing(data_dir: str, kinds: tuple[str, ...]) -> gpd.GeoDataFrame | None:
+def _existing(services_path: str, kinds: tuple[str, ...]) -> gpd.GeoDataFrame | None:
     if not kinds:
         return None
-    ex = existing_sites(data_dir).data
+    ex = existing_sites(services_path).data
     return ex.loc[ex["kind"].isin(kinds)]
 
 
 @st.cache_data(show_spinner="Solving the siting model…")
 def siting_run(codes: tuple[str, ...], data_dir: str, model: str, p: int, threshold: float,
-               source: str, existing_kinds: tuple[str, ...], time_limit: float) -> SitingResult:
-    """One siting model on LSOA centroids weighted by residents, existing kinds fixed open."""
+               source: str, existing_kinds: tuple[str, ...], time_limit: float,
+               services_path: str) -> SitingResult:
+    """One siting model on LSOA centroids weighted by residents, the services register's
+    ``existing_kinds`` fixed open."""
     from geointel.siting import site_layers
 
     return site_layers(_demand(codes, data_dir), sites(data_dir, source).data,
-                       _existing(data_dir, existing_kinds), model=model,
+                       _existing(services_path, existing_kinds), model=model,
                        weight_col="weight", p=p, threshold=threshold,
                        demand_id_col="lsoa_code", site_id_col="site_id",
                        time_limit=time_limit)
@@ -325,8 +333,8 @@ def siting_run(codes: tuple[str, ...], data_dir: str, model: str, p: int, thresh
 
 @st.cache_data(show_spinner="Sweeping the number of sites…")
 def siting_sweep(codes: tuple[str, ...], data_dir: str, ps: tuple[int, ...], threshold: float,
-                 source: str, existing_kinds: tuple[str, ...], time_limit: float
-                 ) -> pd.DataFrame:
+                 source: str, existing_kinds: tuple[str, ...], time_limit: float,
+                 services_path: str) -> pd.DataFrame:
     """Maximal-covering coverage for each p in ``ps`` (the p-sweep curve)."""
     import numpy as np
 
@@ -335,7 +343,7 @@ def siting_sweep(codes: tuple[str, ...], data_dir: str, ps: tuple[int, ...], thr
 
     demand = _demand(codes, data_dir)
     candidates = sites(data_dir, source).data
-    ex = _existing(data_dir, existing_kinds)
+    ex = _existing(services_path, existing_kinds)
     points = candidates.geometry if ex is None else pd.concat(
         [candidates.geometry, ex.geometry], ignore_index=True)
     fixed = np.r_[np.zeros(len(candidates), dtype=bool),
@@ -348,7 +356,7 @@ def siting_sweep(codes: tuple[str, ...], data_dir: str, ps: tuple[int, ...], thr
 @st.cache_data(show_spinner="Writing the export…")
 def siting_export(codes: tuple[str, ...], data_dir: str, model: str, p: int, threshold: float,
                   source: str, existing_kinds: tuple[str, ...], time_limit: float,
-                  marking: str) -> dict[str, bytes]:
+                  services_path: str, marking: str) -> dict[str, bytes]:
     """The :func:`siting_run` result as files (``siting.gpkg``, CSVs, summary) in memory."""
     import tempfile
 
@@ -356,8 +364,8 @@ def siting_export(codes: tuple[str, ...], data_dir: str, model: str, p: int, thr
     from geointel.siting import export_result
 
     result = siting_run(codes, data_dir, model, p, threshold, source, existing_kinds,
-                        time_limit)
-    ex = _existing(data_dir, existing_kinds)
+                        time_limit, services_path)
+    ex = _existing(services_path, existing_kinds)
     layer = sites(data_dir, source).data
     every = layer if ex is None else pd.concat([layer, ex], ignore_index=True)
     with tempfile.TemporaryDirectory() as tmp:

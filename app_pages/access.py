@@ -15,7 +15,7 @@ st.title("Access and naloxone")
 role = require("page:access")
 cfg = _cached.settings()
 data_dir = str(cfg.data_dir)
-services_path = str(cfg.samples_dir / "services.csv")
+services_path = _cached.register_path(cfg, "services")
 
 with st.sidebar:
     unit = st.radio("Threshold in", ["metres", "walking minutes"], horizontal=True)
@@ -91,6 +91,7 @@ for label in WINDOWS:
     timed.append({"time of week": label.replace("_", " "), "population covered": share})
 st.dataframe(timed, hide_index=True, column_config={
     "population covered": st.column_config.NumberColumn(format="percent")})
-st.caption("Services register: the SYNTHETIC sample unless replaced on the Data page. "
+st.caption(f"Services register: {services_path} (the SYNTHETIC sample unless another was "
+           "loaded on the Data page). "
            "Contains public sector information licensed under the Open Government Licence "
            "v3.0. Contains OS data © Crown copyright and database right.")

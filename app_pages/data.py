@@ -99,5 +99,14 @@ if path is not None:
     st.markdown(f"**{path}** read as a {kind} register:")
     st.dataframe(pd.DataFrame([counts(kind, loaded)]), hide_index=True, width="stretch")
     show_rejects(loaded)
-    st.caption("This checks how the file reads; the other pages still use the sample "
-               "registers. Uploads are kept in the data folder's uploads/ (owner-only).")
+    if loaded.rows_accepted and st.button(f"Use this {kind} register in this session"):
+        st.session_state[f"{kind}_register"] = path
+    st.caption("Uploads are kept in the data folder's uploads/ (owner-only).")
+
+st.subheader("Registers in use this session")
+for name in KINDS.values():
+    st.markdown(f"- {name}: `{_cached.register_path(cfg, name)}`")
+    if st.session_state.get(f"{name}_register") and st.button(
+            f"Back to the sample {name} register", key=f"reset-{name}"):
+        del st.session_state[f"{name}_register"]
+        st.rerun()

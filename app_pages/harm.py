@@ -13,7 +13,7 @@ st.title("Harm map")
 role = require("page:harm")
 cfg = _cached.settings()
 data_dir = str(cfg.data_dir)
-deaths_path = str(cfg.samples_dir / "deaths.csv")
+deaths_path = _cached.register_path(cfg, "deaths")
 try:
     area = _cached.area(cfg.areas, data_dir)
     rows = _cached.police(data_dir).data

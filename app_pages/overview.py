@@ -19,8 +19,8 @@ data_dir = str(cfg.data_dir)
 try:
     area = _cached.area(cfg.areas, data_dir)
     drugs = _cached.offences(data_dir, ("Drugs",))
-    register = _cached.deaths(str(cfg.samples_dir / "deaths.csv")).data
-    nal = _cached.access_view(cfg.areas, data_dir, str(cfg.samples_dir / "services.csv"),
+    register = _cached.deaths(_cached.register_path(cfg, "deaths")).data
+    nal = _cached.access_view(cfg.areas, data_dir, _cached.register_path(cfg, "services"),
                               NALOXONE_KINDS, "always")
     outcomes, actions = _cached.disruption_outcomes(str(cfg.samples_dir / "disruptions.csv"))
 except GeointelError as err:

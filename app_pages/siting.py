@@ -33,8 +33,9 @@ with st.sidebar:
                            default=["treatment_hub", "satellite"])
     run = st.button("Run", type="primary")
 
+services_path = _cached.register_path(cfg, "services")
 params = (cfg.areas, data_dir, model, int(p), float(threshold), source, tuple(fixed),
-          TIME_LIMIT)
+          TIME_LIMIT, services_path)
 scenarios: list[dict] = st.session_state.setdefault("siting_scenarios", [])
 if run:
     try:
@@ -79,7 +80,7 @@ if model != "lscp":
     try:
         curve = _cached.siting_sweep(cfg.areas, data_dir, tuple(range(0, int(p) + 3)),
                                      float(threshold), current["params"][5], tuple(fixed),
-                                     TIME_LIMIT)
+                                     TIME_LIMIT, services_path)
     except GeointelError as err:
         st.error(str(err))
         st.stop()
@@ -107,4 +108,5 @@ except GeointelError as err:
 download_buttons(files, cfg=cfg, role=role, topic="siting", marking=cfg.marking_partner,
                  labels={"siting.gpkg": "GeoPackage (sites, assignment)",
                          "sites.csv": "Chosen sites (CSV)", "assignment.csv": "Assignment (CSV)"})
-st.caption("Candidates and services are the SYNTHETIC sample unless replaced.")
+st.caption(f"Existing services: {services_path}. Sample candidates and registers are "
+           "SYNTHETIC; load your own register on the Data page.")

@@ -97,3 +97,28 @@ def test_gap_list_export_matches_the_page_and_is_audited(app_audit):
     assert gaps["lsoa_code"].tolist() == at.dataframe[0].value["lsoa_code"].tolist()
     lsoas = pd.read_csv(io.BytesIO(files["lsoa_access.csv"]))
     assert len(lsoas) == 1077 and lsoas["lsoa_code"].is_unique
+
+
+def test_a_register_loaded_on_the_data_page_replaces_the_sample(library, tmp_path):
+    from geointel import access
+    from geointel.io.services import read_services
+
+    lsoas, services = library
+    every = read_services(ROOT / "data" / "samples" / "services.csv").data
+    lines = (ROOT / "data" / "samples" / "services.csv").read_text().splitlines()
+    keep = every.loc[every["kind"].isin(["naloxone", "pharmacy"]), "_line"].head(15)
+    mine = tmp_path / "services.csv"  # the header and the first 15 naloxone points/pharmacies
+    mine.write_text("\n".join([lines[0], *(lines[i - 1] for i in keep)]) + "\n")
+    own = read_services(mine).data
+    own = own.loc[own["kind"].isin(["naloxone", "pharmacy"])]
+    table = access.lsoa_access(lsoas, own, kinds=["naloxone", "pharmacy"])
+    share = access.coverage(table, threshold_m=1000, kinds=["any"])["share"].item()
+
+    at = streamlit_testing.AppTest.from_file(PAGE, default_timeout=180)
+    at.session_state["role"] = "planner"
+    at.session_state["services_register"] = str(mine)
+    at.run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Population within 1,000 m of any of them"] == f"{share:.1%}"
+    assert len(own) == 15 < len(services) and 0 < share < 1

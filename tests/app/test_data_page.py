@@ -69,3 +69,16 @@ def test_a_path_outside_the_data_folder_is_refused():
 def test_data_page_refuses_the_viewer():
     at = _page("viewer")
     assert [e.value for e in at.error] == ["Your role (viewer) may not open this page."]
+
+
+def test_a_loaded_register_is_used_for_the_session_and_can_be_put_back(app_audit):
+    at = _page()
+    at.radio[0].set_value("Deaths / incidents register")
+    at.text_input[0].input("samples/deaths.csv").run()
+    next(b for b in at.button if b.label == "Use this deaths register in this session").click()
+    at.run()
+    assert at.session_state["deaths_register"].endswith("samples/deaths.csv")
+    assert "Back to the sample deaths register" in [b.label for b in at.button]
+    next(b for b in at.button if b.label == "Back to the sample deaths register").click()
+    at.run()
+    assert "deaths_register" not in at.session_state
