@@ -131,10 +131,10 @@ def harm_view(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
     lsoas = lsoas.loc[lsoas["lad_code"].isin(lads)].reset_index(drop=True)
     chosen = harm.select_period(offences(data_dir, crime_types), start=start, end=end)
     rates = harm.rate_table(chosen, lsoas, level=level)  # type: ignore[arg-type]
-    dead = deaths(deaths_path).data
-    dead = dead.loc[dead["category"] == "death"]
     death_rates = harm.suppress_small(
-        harm.rate_table(dead, lsoas, level=level, per=100_000),  # type: ignore[arg-type]
+        # the register's whole period, as the Harm page says (police months are few)
+        harm.register_rates(deaths(deaths_path).data, lsoas,
+                            level=level),  # type: ignore[arg-type]
         threshold=suppression)
     per_lsoa = rates if level == "lsoa" else harm.rate_table(chosen, lsoas)
     layer = lsoas[["lsoa_code", "lsoa_name", "ward_name", "lad_name", "imd_decile",

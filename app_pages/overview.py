@@ -36,14 +36,23 @@ cols[2].metric("Local authorities", f"{lsoas['lad_code'].nunique()}")
 
 st.subheader("Outcome measures")
 offence_months = hotspots.monthly_series(drugs, codes).sum(axis=0)
-dead = register.loc[register["category"] == "death"]
-death_months = hotspots.monthly_series(dead, codes).sum(axis=0)
+# drug deaths: the register's "death" rows, each counting its `count` of people
+dead = harm.select_register(register, lsoas=lsoas)
+death_months = (hotspots.monthly_series(dead, codes, weight="count").sum(axis=0)
+                if len(dead) else None)
+no_deaths = ("The deaths register has no rows of category 'death' (it holds: "
+             + (", ".join(sorted(register["category"].unique())) or "no rows")
+             + "), so drug deaths are not shown. Load a register with deaths on the Data "
+             "page.")
 covered = access.coverage(nal, threshold_m=NALOXONE_M, kinds=["any"])["share"].item()
 first, last = offence_months.index[0], offence_months.index[-1]
 cols = st.columns(3)
 cols[0].metric(f"Drug offences ({first} to {last})", f"{int(offence_months.sum()):,}")
-cols[1].metric(f"Drug deaths ({death_months.index[0]} to {death_months.index[-1]})",
-               f"{int(death_months.sum()):,}")
+if death_months is None:
+    cols[1].metric("Drug deaths", "none in the register")
+else:
+    cols[1].metric(f"Drug deaths ({death_months.index[0]} to {death_months.index[-1]})",
+                   f"{int(death_months.sum()):,}")
 cols[2].metric(f"Population within {NALOXONE_M:,.0f} m of naloxone", f"{covered:.1%}")
 cols = st.columns(4)
 cols[0].metric("Lines disrupted", f"{outcomes['lines_disrupted']}")
@@ -59,11 +68,14 @@ st.subheader("Monthly trends")
 left, right = st.columns(2)
 left.markdown("**Drug offences per month** (police.uk)")
 left.line_chart(offence_months.rename("drug offences"))
-deaths_table = harm.suppress_small(pd.DataFrame({"count": death_months}),
-                                   threshold=cfg.suppression_threshold)
 right.markdown(f"**Drug deaths per month** (counts 1-{cfg.suppression_threshold - 1} "
                "suppressed)")
-right.line_chart(deaths_table["count"].astype("Float64").rename("drug deaths"))
+if death_months is None:
+    right.info(no_deaths)
+else:
+    deaths_table = harm.suppress_small(pd.DataFrame({"count": death_months}),
+                                       threshold=cfg.suppression_threshold)
+    right.line_chart(deaths_table["count"].astype("Float64").rename("drug deaths"))
 st.markdown("**Disruptions per month by grading**")
 st.line_chart(actions)
 

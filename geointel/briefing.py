@@ -753,10 +753,7 @@ def board_pack(settings: Settings, *, codes: Sequence[str] | None = None,
     deaths_areas = None
     if deaths_path.is_file():
         dead = read_deaths(deaths_path).data
-        if "category" in dead.columns:
-            dead = dead.loc[dead["category"] == "death"]
-        deaths_areas = shapes.merge(harm.rate_table(dead, lsoas, level=level, per=100_000),
-                                    on="code")
+        deaths_areas = shapes.merge(harm.register_rates(dead, lsoas, level=level), on="code")
     report(progress, 2, 5, "measuring access")
     services = read_services(settings.samples_dir / "services.csv").data
     table = access.lsoa_access(lsoas, services)

@@ -486,8 +486,12 @@ def _add_harm(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--distance", type=float, default=200.0, metavar="METRES",
                    help="'near a stop' distance (default 200 m)")
     p.add_argument("--deaths", type=Path, metavar="CSV",
-                   help="deaths register: deaths per 100,000 per level (small numbers "
-                        "suppressed)")
+                   help="deaths/incidents register: people per 100,000 per LSOA, MSOA, ward "
+                        "and authority for --start..--end, each row counting its 'count' "
+                        "(small numbers suppressed)")
+    p.add_argument("--outcome", action="append", metavar="CATEGORY",
+                   help="register category counted from --deaths, repeatable (default: "
+                        "death; e.g. non_fatal_overdose)")
     p.add_argument("--out", type=Path, metavar="DIR", help="output directory (default out/harm)")
     p.set_defaults(func=_run_harm)
 
@@ -548,11 +552,23 @@ def _run_harm(args: argparse.Namespace, settings: Settings) -> Summary:
             from geointel.io.deaths import read_deaths
 
             deaths = read_deaths(args.deaths)
-            summary["deaths"] = deaths.summary()
-            for level in ("lsoa", "ward", "lad"):
-                table = harm.rate_table(deaths.data, lsoas, level=level, per=100_000)
+            outcome = args.outcome or [harm.DEATH]
+            chosen_deaths = harm.select_register(deaths.data, outcome=outcome,
+                                                 start=args.start, end=args.end)
+            for level in ("lsoa", "msoa", "ward", "lad"):
+                table = harm.register_rates(deaths.data, lsoas, level=level, outcome=outcome,
+                                            start=args.start, end=args.end)
                 tables[f"deaths_{level}"] = harm.suppress_small(
                     table, threshold=settings.suppression_threshold)
+            in_area = int(harm.register_counts(deaths.data, lsoas, level="lad",
+                                               outcome=outcome, start=args.start,
+                                               end=args.end)["count"].sum())
+            summary["deaths"] = {**deaths.summary(), "outcome": outcome,
+                                 "period": [args.start, args.end],
+                                 "rows_counted": len(chosen_deaths),
+                                 "people_in_area": in_area,
+                                 "people_outside_area": int(chosen_deaths["count"].sum())
+                                 - in_area}
     files = harm.write_outputs(args.out or Path("out") / "harm", stem="harm",
                                layers={"lsoa": layer}, tables=tables, summary=summary,
                                marking=settings.marking_partner, attribution=OGL_ATTRIBUTION,

@@ -209,7 +209,7 @@ def count_by_area(
     _need(lsoas, ["lsoa_code", "population", code_col], "lsoas")
     if assign == "code":
         _need(records, ["lsoa_code"], "records")
-        where = records["lsoa_code"].astype("string")
+        where = _blank_as_na(records["lsoa_code"])
         placeable = where.isna() & _has_points(records)
         if placeable.any():
             where = where.copy()
@@ -229,8 +229,7 @@ def count_by_area(
     if weight is None:
         per_lsoa = where[inside].value_counts()
     else:
-        _need(records, [weight], "records")
-        amount = pd.to_numeric(records[weight], errors="coerce").fillna(0).to_numpy()
+        amount = _amounts(records, weight)
         per_lsoa = pd.Series(amount[inside]).groupby(where[inside].to_numpy()).sum()
     table = pd.DataFrame({
         "lsoa_code": lsoas["lsoa_code"].astype(str).to_numpy(),
@@ -244,6 +243,25 @@ def count_by_area(
         name=("name", "first"), count=("count", "sum"), population=("population", "sum"),
         lsoas=("lsoa_code", "size")).reset_index()
     return out[["code", "name", "count", "population", "lsoas"]]
+
+
+def _blank_as_na(codes: pd.Series) -> pd.Series:
+    """Codes as strings with blanks (as readers leave them) made missing."""
+    text = codes.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _amounts(records: pd.DataFrame, weight: str) -> np.ndarray:
+    """The ``weight`` column as whole, non-negative numbers (a register's ``count``)."""
+    _need(records, [weight], "records")
+    amount = pd.to_numeric(records[weight], errors="coerce")
+    bad = amount.isna() | (amount < 0) | (amount != amount.round())
+    if bad.any():
+        rows = records.index[bad.to_numpy()][:5].tolist()
+        raise ValidationError(f"records: column {weight!r} has {int(bad.sum())} value(s) that "
+                              f"are not whole numbers >= 0 (rows {rows}); fix them or read the "
+                              "register with geointel.io.deaths.read_deaths")
+    return amount.to_numpy(dtype="int64")
 
 
 def _has_points(records: pd.DataFrame) -> pd.Series:
@@ -347,16 +365,160 @@ def rate_table(
     ci_level: float = 0.95,
     method: Literal["exact", "byar", "phe"] = "exact",
     assign: Literal["code", "point"] = "code",
+    weight: str | None = None,
 ) -> pd.DataFrame:
     """Counts and rates per area, ranked (1 = highest rate), benchmark = whole Area.
+
+    ``weight`` names a column of people per record to sum instead of counting rows (the
+    ``count`` of a deaths register; :func:`register_rates` does this for a register).
 
     Examples
     --------
     >>> lsoas = pd.DataFrame({"lsoa_code": ["A", "B"], "population": [1000, 1000]})
     >>> rate_table(pd.DataFrame({"lsoa_code": ["B"] * 3}), lsoas)["rank"].tolist()
     [1, 2]
+    >>> rate_table(pd.DataFrame({"lsoa_code": ["A", "B"], "count": [4, 1]}), lsoas,
+    ...            weight="count")[["code", "count"]].values.tolist()
+    [['A', 4], ['B', 1]]
     """
-    counts = count_by_area(records, lsoas, level=level, assign=assign)
+    counts = count_by_area(records, lsoas, level=level, assign=assign, weight=weight)
+    out = add_rates(counts, per=per, level=ci_level, method=method)
+    return out.sort_values(["rank", "code"], kind="stable").reset_index(drop=True)
+
+
+#: The register category counted as a drug-related death (blank categories are read as it).
+DEATH = "death"
+
+
+def select_register(
+    register: pd.DataFrame,
+    *,
+    outcome: str | Sequence[str] | None = DEATH,
+    start: str | None = None,
+    end: str | None = None,
+    lsoas: gpd.GeoDataFrame | None = None,
+) -> pd.DataFrame:
+    """The rows of a deaths/incidents register for an outcome and a period.
+
+    Parameters
+    ----------
+    register
+        ``geointel.io.deaths.read_deaths(...).data``: ``month``, ``category``, ``count``
+        (people in the row) and ``lsoa_code``/points. Not modified.
+    outcome
+        Category or categories to keep (``"death"``, ``"non_fatal_overdose"``...; written
+        as the reader stores them, lower case with ``_``); ``None`` keeps every row. A
+        register without a ``category`` column is all deaths (the schema's blank).
+    start, end
+        First and last month, ``'YYYY-MM'``, inclusive (see :func:`select_period`).
+    lsoas
+        With an Area's LSOA polygons, rows with a blank ``lsoa_code`` and a point get
+        the code of the polygon containing it (so code-based tallies such as
+        :func:`geointel.hotspots.monthly_series` count them as :func:`register_counts`
+        does).
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"month": ["2019-01", "2019-02", "2019-03"], "count": [2, 1, 5],
+    ...                   "category": ["death", "non_fatal_overdose", "death"]})
+    >>> select_register(r, end="2019-02")["count"].tolist()
+    [2]
+    """
+    if outcome is None:
+        chosen = register
+    else:
+        wanted = [outcome] if isinstance(outcome, str) else list(outcome)
+        if not wanted:
+            raise ValidationError("outcome=[]: name at least one category (e.g. 'death'), "
+                                  "or pass None for every row")
+        if "category" in register.columns:
+            category = register["category"].astype("string").fillna("").str.strip()
+            category = category.where(category != "", DEATH)
+            keep = category.isin(wanted).to_numpy(dtype=bool)
+            if len(register) and not keep.any():
+                log.info("the register has no %s rows (its categories: %s)",
+                         " or ".join(map(repr, wanted)),
+                         ", ".join(sorted(category.unique())))
+            chosen = register.loc[keep]
+        elif DEATH in wanted:
+            chosen = register
+        else:
+            chosen = register.iloc[:0]
+    chosen = select_period(chosen, start=start, end=end)
+    if lsoas is not None and "lsoa_code" in chosen.columns:
+        code = _blank_as_na(chosen["lsoa_code"])
+        placeable = (code.isna() & _has_points(chosen)).to_numpy(dtype=bool)
+        if placeable.any():
+            code[placeable] = locate(chosen.loc[placeable], lsoas).to_numpy()
+            chosen = chosen.assign(lsoa_code=code.to_numpy())
+    return chosen
+
+
+def register_counts(
+    register: pd.DataFrame,
+    lsoas: pd.DataFrame,
+    *,
+    level: Level = "lsoa",
+    outcome: str | Sequence[str] | None = DEATH,
+    start: str | None = None,
+    end: str | None = None,
+) -> pd.DataFrame:
+    """People in a deaths/incidents register per area, for an outcome and a period.
+
+    Each row of the register counts ``count`` people (a row with no ``count`` column
+    counts one); only rows of ``outcome`` (deaths by default, see
+    :func:`select_register`) whose month lies from ``start`` to ``end`` are counted.
+    Rows are placed by their LSOA code, or by their point when the code is blank; rows
+    outside the Area are logged and not counted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`count_by_area`'s table: ``code``, ``name``, ``count``, ``population``,
+        ``lsoas``, every area listed.
+
+    Examples
+    --------
+    >>> lsoas = pd.DataFrame({"lsoa_code": ["A", "B"], "ward_code": ["W", "W"],
+    ...                       "population": [1500, 500]})
+    >>> r = pd.DataFrame({"lsoa_code": ["A", "A", "B", "B"], "count": [2, 3, 1, 4],
+    ...                   "category": ["death", "non_fatal_overdose", "death", "death"],
+    ...                   "month": ["2019-01", "2019-01", "2019-02", "2019-05"]})
+    >>> register_counts(r, lsoas, end="2019-03")["count"].tolist()
+    [2, 1]
+    >>> register_counts(r, lsoas, level="ward", outcome=None)["count"].tolist()
+    [10]
+    """
+    chosen = select_register(register, outcome=outcome, start=start, end=end)
+    weight = "count" if "count" in chosen.columns else None
+    return count_by_area(chosen, lsoas, level=level, weight=weight)
+
+
+def register_rates(
+    register: pd.DataFrame,
+    lsoas: pd.DataFrame,
+    *,
+    level: Level = "lsoa",
+    outcome: str | Sequence[str] | None = DEATH,
+    start: str | None = None,
+    end: str | None = None,
+    per: float = 100_000.0,
+    ci_level: float = 0.95,
+    method: Literal["exact", "byar", "phe"] = "exact",
+) -> pd.DataFrame:
+    """:func:`register_counts` with rates per ``per`` residents (100,000 for deaths),
+    exact intervals and the comparison with the Area, ranked as :func:`rate_table`.
+
+    Examples
+    --------
+    >>> lsoas = pd.DataFrame({"lsoa_code": ["A", "B"], "population": [1000, 1000]})
+    >>> r = pd.DataFrame({"lsoa_code": ["A", "B"], "count": [3, 1], "month": "2019-01",
+    ...                   "category": ["death", "non_fatal_overdose"]})
+    >>> register_rates(r, lsoas)[["code", "count", "rate"]].values.tolist()
+    [['A', 3, 300.0], ['B', 0, 0.0]]
+    """
+    counts = register_counts(register, lsoas, level=level, outcome=outcome, start=start,
+                             end=end)
     out = add_rates(counts, per=per, level=ci_level, method=method)
     return out.sort_values(["rank", "code"], kind="stable").reset_index(drop=True)
 

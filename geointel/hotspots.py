@@ -381,19 +381,24 @@ def monthly_series(
     months: Sequence[str] | None = None,
     code_column: str = "lsoa_code",
     month_column: str = "month",
+    weight: str | None = None,
 ) -> pd.DataFrame:
     """Counts per area (rows, in ``codes`` order) and month (columns), zeros filled.
 
     ``months`` default: every month from the first to the last in ``records``.
+    ``weight`` names a column to sum instead of counting rows (a deaths register's
+    ``count``: people per row).
 
     Examples
     --------
     >>> r = pd.DataFrame({"lsoa_code": ["A", "A", "B"],
-    ...                   "month": ["2019-01", "2019-03", "2019-03"]})
+    ...                   "month": ["2019-01", "2019-03", "2019-03"], "count": [1, 2, 4]})
     >>> monthly_series(r, ["A", "B"]).values.tolist()
     [[1, 0, 1], [0, 0, 1]]
+    >>> monthly_series(r, ["A", "B"], weight="count").values.tolist()
+    [[1, 0, 2], [0, 0, 4]]
     """
-    for col in (code_column, month_column):
+    for col in (code_column, month_column, *([weight] if weight else [])):
         if col not in records.columns:
             raise ValidationError(f"records has no column {col!r}")
     month = records[month_column].astype("string").str[:7]
@@ -402,7 +407,15 @@ def monthly_series(
             raise ValidationError("records have no months; pass months= explicitly")
         span = pd.period_range(month.min(), month.max(), freq="M")
         months = [str(m) for m in span]
-    table = pd.crosstab(records[code_column].astype("string"), month)
+    codes_of = records[code_column].astype("string")
+    if weight is None:
+        table = pd.crosstab(codes_of, month)
+    else:
+        amount = pd.to_numeric(records[weight], errors="coerce")
+        if amount.isna().any() or (amount < 0).any():
+            raise ValidationError(f"column {weight!r} has missing, negative or non-numeric "
+                                  "values; fill or fix them first")
+        table = pd.crosstab(codes_of, month, values=amount, aggfunc="sum")
     out = table.reindex(index=list(codes), columns=list(months), fill_value=0)
     out.index.name, out.columns.name = code_column, "month"
     return out.fillna(0).astype("int64")

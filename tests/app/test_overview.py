@@ -49,7 +49,7 @@ def test_overview_outcome_measures_match_the_library():
     deaths = read_deaths(cfg.samples_dir / "deaths.csv").data
     dead = deaths.loc[(deaths["category"] == "death")
                       & deaths["lsoa_code"].isin(lsoas["lsoa_code"])]
-    assert metrics["Drug deaths (2016-01 to 2019-02)"] == f"{len(dead):,}"
+    assert metrics["Drug deaths (2016-01 to 2019-02)"] == f"{int(dead['count'].sum()):,}"
     services = read_services(cfg.samples_dir / "services.csv").data
     table = access.lsoa_access(lsoas, services.loc[services["kind"].isin(
         ["naloxone", "pharmacy"])], kinds=["naloxone", "pharmacy"])
@@ -73,3 +73,40 @@ def test_overview_refuses_other_roles(role, shown):
     at.run()
     assert [e.value for e in at.error] == [shown]
     assert not at.metric
+
+
+def _register(tmp_path: Path, rows: list[str]) -> str:
+    path = tmp_path / "deaths.csv"
+    path.write_text("record_id,date,lsoa_code,count,category\n" + "\n".join(rows) + "\n",
+                    encoding="utf-8")
+    return str(path)
+
+
+def test_overview_counts_people_in_death_rows_of_a_loaded_register(tmp_path):
+    # E01015814 is in Southend; W01000001 (Wales) is outside the Area; the overdose is
+    # not a death. Deaths in the Area: 3 + 2 people = 5, from 2018-11 to 2019-01.
+    at = streamlit_testing.AppTest.from_file(str(ROOT / "app_pages" / "overview.py"),
+                                             default_timeout=120)
+    at.session_state["role"] = "planner"
+    at.session_state["deaths_register"] = _register(tmp_path, [
+        "D1,2018-11-03,E01015814,3,death", "D2,2019-01,E01015814,2,death",
+        "D3,2019-01-20,E01015814,4,non_fatal_overdose", "D4,2018-12,W01000001,6,death"])
+    at.run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Drug deaths (2018-11 to 2019-01)"] == "5"
+
+
+def test_overview_says_so_when_the_register_has_no_deaths(tmp_path):
+    at = streamlit_testing.AppTest.from_file(str(ROOT / "app_pages" / "overview.py"),
+                                             default_timeout=120)
+    at.session_state["role"] = "planner"
+    at.session_state["deaths_register"] = _register(tmp_path, [
+        "N1,2018-11-03,E01015814,2,non_fatal_overdose"])
+    at.run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Drug deaths"] == "none in the register"
+    assert any("no rows of category 'death' (it holds: non_fatal_overdose)" in i.value
+               for i in at.info)
+    assert len(at.get("vega_lite_chart")) == 2  # offences and disruptions; no deaths chart

@@ -226,3 +226,78 @@ def test_write_outputs_marks_every_file(tmp_path) -> None:
     assert pd.read_csv(paths["rates"])["marking"].tolist() == ["OFFICIAL"]
     assert json.loads(Path(paths["summary"]).read_text()) == {
         "marking": "OFFICIAL", "attribution": "OGL v3", "offences": 3}
+
+
+def register(tmp_path: Path) -> gpd.GeoDataFrame:
+    """A deaths/incidents register read by the real reader: codes, counts, categories,
+    months, a blank category (= death) and a row placed only by its point (in C)."""
+    from geointel.io.deaths import read_deaths
+
+    path = tmp_path / "deaths.csv"
+    path.write_text(
+        "record_id,date,lsoa_code,easting,northing,count,category\n"
+        "R1,2018-10-05,A,,,,death\n"                     # A, 1 person (blank count)
+        "R2,2018-11,A,,,3,death\n"                       # A, 3
+        "R3,2018-11-20,B,,,4,non_fatal_overdose\n"       # B, overdose, 4
+        "R4,2018-12-01,B,,,2,\n"                         # B, blank category = death, 2
+        "R5,2019-01,,2500,500,5,Death\n"                 # C by its point, 5
+        "R6,2019-02-02,C,,,7,non-fatal overdose\n"       # C, overdose, 7
+        "R7,2019-03,Z,,,6,death\n",                      # outside the Area
+        encoding="utf-8")
+    # codes A..D are not real LSOA codes: give the rows real-looking ones, then map back
+    text = path.read_text().replace(",A,", ",E01000001,").replace(",B,", ",E01000002,")
+    path.write_text(text.replace(",C,", ",E01000003,").replace(",Z,", ",E01009999,"))
+    data = read_deaths(path).data
+    back = {"E01000001": "A", "E01000002": "B", "E01000003": "C", "E01009999": "Z", "": ""}
+    return data.assign(lsoa_code=data["lsoa_code"].map(back))
+
+
+def test_register_counts_people_per_area_for_an_outcome_and_period(tmp_path) -> None:
+    reg = register(tmp_path)
+    assert reg["count"].tolist() == [1, 3, 4, 2, 5, 7, 6]
+    deaths = harm.register_counts(reg, lsoas()).set_index("code")["count"]
+    # deaths: A 1 + 3, B 2 (blank category), C 5 (placed by point); Z outside
+    assert deaths.to_dict() == {"A": 4, "B": 2, "C": 5, "D": 0}
+    overdoses = harm.register_counts(reg, lsoas(), outcome="non_fatal_overdose")
+    assert overdoses.set_index("code")["count"].to_dict() == {"A": 0, "B": 4, "C": 7, "D": 0}
+    every = harm.register_counts(reg, lsoas(), outcome=None, level="ward")
+    assert every.set_index("code")["count"].to_dict() == {"W1": 1 + 3 + 4 + 2, "W2": 5 + 7}
+    both = harm.register_counts(reg, lsoas(), outcome=["death", "non_fatal_overdose"],
+                                level="lad")
+    assert both["count"].tolist() == [1 + 3 + 4 + 2 + 5 + 7, 0]
+    period = harm.register_counts(reg, lsoas(), start="2018-11", end="2018-12")
+    assert period.set_index("code")["count"].to_dict() == {"A": 3, "B": 2, "C": 0, "D": 0}
+    assert reg["count"].tolist() == [1, 3, 4, 2, 5, 7, 6]  # input untouched
+
+
+def test_register_rates_per_100000_with_intervals(tmp_path) -> None:
+    rates = harm.register_rates(register(tmp_path), lsoas(), level="ward")
+    # W1: 6 deaths / 2,000 residents; W2: 5 / 2,000 (D has none); benchmark 11 / 4,000
+    assert rates[["code", "count", "rate"]].values.tolist() == [
+        ["W1", 6, 300.0], ["W2", 5, 250.0]]
+    assert rates["benchmark"].iloc[0] == pytest.approx(275.0)
+    lo, hi = harm.poisson_interval([6])
+    assert rates["rate_lower"].iloc[0] == pytest.approx(lo[0] / 2000 * 100_000)
+    assert rates["rate_upper"].iloc[0] == pytest.approx(hi[0] / 2000 * 100_000)
+
+
+def test_select_register_places_codeless_rows_and_rejects_bad_input(tmp_path) -> None:
+    from geointel.hotspots import monthly_series
+
+    reg = register(tmp_path)
+    dead = harm.select_register(reg, lsoas=lsoas())
+    assert dead["record_id"].tolist() == ["R1", "R2", "R4", "R5", "R7"]
+    assert dead["lsoa_code"].tolist() == ["A", "A", "B", "C", "Z"]
+    months = monthly_series(dead, ["A", "B", "C", "D"], weight="count")
+    assert months.sum(axis=0).tolist() == [1, 3, 2, 5, 0, 0]  # 2018-10 .. 2019-03, Z out
+    assert harm.select_register(reg, outcome="suicide").empty
+    with pytest.raises(ValidationError, match="outcome"):
+        harm.select_register(reg, outcome=[])
+    with pytest.raises(ValidationError, match="YYYY-MM"):
+        harm.select_register(reg, start="2018")
+    bad = reg.assign(count=[1, -2, 1, 1, 1, 1, 1])
+    with pytest.raises(ValidationError, match="'count' has 1 value"):
+        harm.register_counts(bad, lsoas())
+    # a plain table without category or count columns: every row is one death
+    plain = pd.DataFrame({"lsoa_code": ["A", "A", "D"], "month": ["2019-01"] * 3})
+    assert harm.register_counts(plain, lsoas())["count"].tolist() == [2, 0, 0, 1]
