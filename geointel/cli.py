@@ -466,6 +466,10 @@ def _police_paths(given: list[Path] | None, settings: Settings) -> list[Path]:
     return found
 
 
+#: The harm kernel density layer leaves out cells below this share of the peak density.
+KDE_MIN_SHARE = 0.001
+
+
 def _add_harm(sub: argparse._SubParsersAction) -> None:
     p = verb_parser(sub, "harm", help="drug harm per LSOA/MSOA/ward/authority: counts, rates "
                                       "with exact intervals, deprivation, hotspots, transport")
@@ -478,9 +482,19 @@ def _add_harm(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--area", action="append", metavar="CODE",
                    help="local authority code, repeatable (default: settings areas)")
     p.add_argument("--permutations", type=int, default=999,
-                   help="permutations for Gi* and LISA (default 999)")
+                   help="permutations for Gi*, LISA and the emerging hot spots (default "
+                        "999). The smallest two-sided p is 2/(permutations+1) = 0.002 at "
+                        "999, so with false-discovery-rate control over ~1,000 LSOAs LISA "
+                        "may find no significant area at all; raise this (e.g. 9999) "
+                        "before concluding there are none")
     p.add_argument("--no-fdr", action="store_true",
                    help="no false-discovery-rate control of the hotspot tests")
+    p.add_argument("--kde-bandwidth", type=float, default=500.0, metavar="METRES",
+                   help="kernel density bandwidth (Gaussian sd; default 500 m)")
+    p.add_argument("--kde-cell", type=float, default=250.0, metavar="METRES",
+                   help="kernel density grid cell (default 250 m)")
+    p.add_argument("--min-cluster-size", type=int, default=10, metavar="N",
+                   help="HDBSCAN: fewest offences in a point cluster (default 10)")
     p.add_argument("--stops", type=Path, nargs="+", metavar="CSV",
                    help="NaPTAN Stops.csv files: offences near stops vs the expected share")
     p.add_argument("--distance", type=float, default=200.0, metavar="METRES",
@@ -497,12 +511,16 @@ def _add_harm(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_harm(args: argparse.Namespace, settings: Settings) -> Summary:
+    import geopandas as gpd
+    import pandas as pd
+
     from geointel import harm, hotspots
     from geointel.area import area_from_settings
     from geointel.io.police_uk import read_police_uk, select_crime_types
     from geointel.opendata import OGL_ATTRIBUTION
 
     types = args.crime_type or ["Drugs"]
+    layers: dict[str, gpd.GeoDataFrame] = {}
     with progress_bar("harm") as progress:
         area = area_from_settings(settings, args.area, progress=progress)
         police = read_police_uk(_police_paths(args.police, settings), progress=progress)
@@ -529,6 +547,45 @@ def _run_harm(args: argparse.Namespace, settings: Settings) -> Summary:
         layer = layer.join(hotspots.local_moran(layer, "rate", seed=settings.seed, weights=w,
                                                 permutations=args.permutations,
                                                 fdr=not args.no_fdr))
+        # trends: monthly counts per LSOA and the emerging hot spot classes over them
+        series = hotspots.monthly_series(chosen, layer["lsoa_code"])
+        tables["monthly_lsoa"] = series.reset_index()
+        emerging: Summary = {"months": len(series.columns),
+                             "first": str(series.columns[0]), "last": str(series.columns[-1])}
+        if len(series.columns) >= 3:
+            classes = hotspots.emerging_hotspots(
+                layer, series, seed=settings.seed, weights=w, permutations=args.permutations,
+                fdr=not args.no_fdr, progress=progress)
+            emerging_layer = layer[["lsoa_code", "lsoa_name", "ward_name", "lad_name",
+                                    "geometry"]].join(classes)
+            layers["emerging"] = emerging_layer
+            tables["emerging_lsoa"] = pd.DataFrame(emerging_layer.drop(columns="geometry"))
+            found = classes["pattern"].value_counts()
+            emerging["patterns"] = {k: int(found.get(k, 0)) for k in hotspots.EMERGING}
+        else:
+            emerging["patterns"] = None
+            emerging["note"] = ("emerging hot spots need at least 3 months; widen "
+                                "--start/--end")
+        # point hotspots: kernel density and HDBSCAN clusters of the offences in the Area
+        points = harm.points_in_area(chosen, lsoas)
+        point_summary: Summary = {"points": len(points)}
+        if len(points):
+            kde = hotspots.kde_surface(points, bandwidth=args.kde_bandwidth,
+                                       cell=args.kde_cell, bounds=tuple(lsoas.total_bounds),
+                                       min_share=KDE_MIN_SHARE)
+            layers["kde"] = kde
+            _, clusters = hotspots.hdbscan_clusters(points,
+                                                    min_cluster_size=args.min_cluster_size)
+            layers["clusters"] = clusters
+            tables["clusters"] = pd.DataFrame(clusters.drop(columns="geometry"))
+            point_summary |= {
+                "kde_bandwidth_m": args.kde_bandwidth, "kde_cell_m": args.kde_cell,
+                "kde_cells": len(kde), "kde_cells_left_out_below_share_of_peak":
+                KDE_MIN_SHARE,
+                "kde_max_per_km2": round(float(kde["density_km2"].max()), 3),
+                "clusters": len(clusters),
+                "points_in_clusters": int(clusters["points"].sum()),
+                "min_cluster_size": args.min_cluster_size}
         summary: Summary = {"police": police.summary(), "crime_types": types,
                             "offences_in_area": int(counts["count"].sum()),
                             "offences_outside_area": int(len(chosen) - counts["count"].sum()),
@@ -537,6 +594,7 @@ def _run_harm(args: argparse.Namespace, settings: Settings) -> Summary:
                                              layer["gi_bin"].value_counts().sort_index().items()},
                             "lisa": {str(k): int(v) for k, v in
                                      layer["lisa_label"].value_counts().items()},
+                            "emerging": emerging, "point_hotspots": point_summary,
                             "deprivation": deprivation}
         wards = tables["rates_ward"]
         summary["top_wards"] = wards.loc[wards["rank"] <= 5, "name"].tolist()
@@ -570,7 +628,8 @@ def _run_harm(args: argparse.Namespace, settings: Settings) -> Summary:
                                  "people_outside_area": int(chosen_deaths["count"].sum())
                                  - in_area}
     files = harm.write_outputs(args.out or Path("out") / "harm", stem="harm",
-                               layers={"lsoa": layer}, tables=tables, summary=summary,
+                               layers={"lsoa": layer, **layers}, tables=tables,
+                               summary=summary,
                                marking=settings.marking_partner, attribution=OGL_ATTRIBUTION,
                                role=CLI_ROLES["harm"])
     return {**summary, "wards": len(wards), "files": files,

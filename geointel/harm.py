@@ -142,6 +142,32 @@ def locate(points: gpd.GeoDataFrame, lsoas: gpd.GeoDataFrame, *,
     return pd.Series(pd.array(out, dtype="string"), index=points.index, name="point_lsoa")
 
 
+def points_in_area(records: pd.DataFrame, lsoas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The records with a point inside one of the Area's LSOA polygons, in EPSG:27700.
+
+    Rows without a point (a plain DataFrame, or a missing/empty geometry) and points
+    outside every LSOA are left out; this is what point hotspots (kernel density,
+    HDBSCAN) are computed on. ``records`` is not modified.
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point, box
+    >>> l = gpd.GeoDataFrame({"lsoa_code": ["A"]}, geometry=[box(0, 0, 1, 1)],
+    ...                      crs="EPSG:27700")
+    >>> p = gpd.GeoDataFrame({"n": [1, 2, 3]}, geometry=[Point(.5, .5), Point(5, 5), None],
+    ...                      crs="EPSG:27700")
+    >>> points_in_area(p, l)["n"].tolist()
+    [1]
+    """
+    has = _has_points(records).to_numpy(dtype=bool)
+    if not has.any():
+        columns = pd.DataFrame(records).iloc[:0].drop(columns="geometry", errors="ignore")
+        return gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries([], crs="EPSG:27700"))
+    located = gpd.GeoDataFrame(records.loc[has])
+    inside = located.loc[locate(located, lsoas).notna().to_numpy(dtype=bool)]
+    return inside.set_geometry(_bng(inside, "records"))
+
+
 def code_disagreements(points: gpd.GeoDataFrame, lsoas: gpd.GeoDataFrame) -> pd.DataFrame:
     """Rows whose point lies in an Area LSOA other than their own ``lsoa_code`` says.
 

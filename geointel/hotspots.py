@@ -264,6 +264,7 @@ def kde_surface(
     cell: float = 250.0,
     bounds: tuple[float, float, float, float] | None = None,
     max_cells: int = 500_000,
+    min_share: float = 0.0,
 ) -> gpd.GeoDataFrame:
     """Gaussian kernel density of points on a square grid, in events per km².
 
@@ -278,12 +279,15 @@ def kde_surface(
     bounds
         ``(minx, miny, maxx, maxy)`` of the grid (e.g. the Area's ``total_bounds``);
         default the points' extent padded by three bandwidths.
+    min_share
+        Leave out cells whose density is below this share of the peak (e.g. ``0.001``),
+        to keep a map layer of a large area small; 0 keeps every cell.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        One square per cell (EPSG:27700) with ``density_km2``; the densities integrate to
-        the number of points (less what falls outside the grid).
+        One square per cell (EPSG:27700) with ``density_km2``; over all cells the
+        densities integrate to the number of points (less what falls outside the grid).
 
     Examples
     --------
@@ -292,11 +296,15 @@ def kde_surface(
     >>> s = kde_surface(p, bandwidth=100, cell=50)
     >>> round(float((s["density_km2"] * 0.05 ** 2).sum()), 1)
     4.0
+    >>> len(s), len(kde_surface(p, bandwidth=100, cell=50, min_share=0.5))
+    (144, 16)
     """
     from sklearn.neighbors import KernelDensity
 
     if not bandwidth > 0 or not cell > 0:
         raise ValidationError("bandwidth and cell must be positive distances in metres")
+    if not 0 <= min_share < 1:
+        raise ValidationError(f"min_share={min_share!r}: a share of the peak in [0, 1)")
     xy = _points_xy(points)
     if len(xy) == 0:
         raise ValidationError("a density surface needs at least one point")
@@ -315,6 +323,9 @@ def kde_surface(
     centres = np.column_stack([gx.ravel(), gy.ravel()])
     kde = KernelDensity(bandwidth=bandwidth, kernel="gaussian", rtol=1e-6).fit(xy)
     density = np.exp(kde.score_samples(centres)) * len(xy) * 1e6
+    if min_share > 0:
+        keep = density >= min_share * density.max()
+        centres, density = centres[keep], density[keep]
     half = cell / 2
     boxes = shapely.box(centres[:, 0] - half, centres[:, 1] - half,
                         centres[:, 0] + half, centres[:, 1] + half)
@@ -449,6 +460,7 @@ def emerging_hotspots(
     permutations: int = 999,
     hot_bin: int = 1,
     trend_alpha: float = 0.05,
+    fdr: bool = True,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Emerging hot spot classes from Gi* in each time step and a Mann-Kendall trend.
@@ -460,8 +472,12 @@ def emerging_hotspots(
     series
         Counts (or rates) per area and time step, columns in time order
         (:func:`monthly_series`).
+    seed
+        Seed of the permutations; time step ``t`` uses ``seed + t``.
     hot_bin
         Lowest Gi* bin counted as hot (1 = 90 % confidence, ArcGIS's default).
+    fdr
+        Control the false discovery rate in each time step's Gi* (as :func:`getis_ord`).
 
     Returns
     -------
@@ -487,7 +503,8 @@ def emerging_hotspots(
     for t in range(steps):
         report(progress, t, steps, f"Gi* for {series.columns[t]}")
         frame["y"] = series.iloc[:, t].to_numpy(dtype=float)
-        gi = getis_ord(frame, "y", seed=seed + t, weights=w, permutations=permutations)
+        gi = getis_ord(frame, "y", seed=seed + t, weights=w, permutations=permutations,
+                       fdr=fdr)
         zs[:, t] = gi["gi_z"].to_numpy()
         bins[:, t] = gi["gi_bin"].to_numpy()
     report(progress, steps, steps, "classifying")

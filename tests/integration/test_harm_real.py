@@ -162,7 +162,35 @@ def test_emerging_hotspots_on_real_months(drugs: gpd.GeoDataFrame, area: Area) -
     assert series.to_numpy().sum() == harm.count_by_area(drugs, southend)["count"].sum()
     got = hotspots.emerging_hotspots(southend, series, seed=42, permutations=199)
     assert set(got["pattern"]) <= set(hotspots.EMERGING)
-    assert len(got) == len(southend)
+    counts = got["pattern"].value_counts()
+    assert len(got) == len(southend) == counts.sum()
+    # independently: esda's Gi* per month on queen weights (seed 42 + month), two-sided
+    # permutation p, hot = positive z with p under the Benjamini-Hochberg cut at 10 %
+    from esda import G_Local
+    from esda import fdr as fdr_cut
+    from libpysal.weights import Queen
+    from scipy.stats import kendalltau
+
+    w = Queen.from_dataframe(southend, use_index=False, silence_warnings=True)
+    assert not w.islands
+    hot = np.zeros(series.shape, dtype=bool)
+    zs = np.zeros(series.shape)
+    for t in range(series.shape[1]):
+        g = G_Local(series.iloc[:, t].to_numpy(dtype=float), w, transform="B", star=True,
+                    permutations=199, seed=42 + t, n_jobs=1)
+        p = np.minimum(2 * g.p_sim, 1)
+        zs[:, t] = g.Zs
+        hot[:, t] = (np.nan_to_num(g.Zs) > 0) & (p < fdr_cut(p, 0.10))
+    assert got["hot_steps"].tolist() == hot.sum(axis=1).tolist()
+    assert hot.any()  # some LSOA is hot in some month: the classes are not all trivial
+    new = hot[:, -1] & ~hot[:, :-1].any(axis=1)
+    assert (got["pattern"] == "new").tolist() == new.tolist()
+    persistent = hot.all(axis=1)  # 5 months: hot in >= 90 % of them means all five
+    assert got["pattern"].isin(["persistent", "intensifying", "diminishing"]).tolist() == (
+        persistent.tolist())
+    tau = [kendalltau(np.arange(5), np.nan_to_num(z)).statistic if np.ptp(np.nan_to_num(z))
+           else 0.0 for z in zs]
+    np.testing.assert_allclose(got["trend_tau"], tau)
 
 
 def test_transport_and_point_hotspots_on_real_data(drugs: gpd.GeoDataFrame, area: Area,

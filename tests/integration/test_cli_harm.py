@@ -1,0 +1,114 @@
+"""`geointel harm` on the real Southend LSOAs: deaths from a register, trends and point
+hotspots written as files, every figure checked against the files or by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+
+from geointel import hotspots
+from geointel.area import build_area
+from geointel.cli import main
+
+pytestmark = [pytest.mark.mirror, pytest.mark.slow]
+
+SOUTHEND = "E06000033"
+
+
+@pytest.fixture(scope="module")
+def southend(mirror: Path) -> pd.DataFrame:
+    return build_area([SOUTHEND], data_dir=mirror).lsoas
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    code = main(args)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+def test_harm_counts_people_in_the_register_for_the_period_and_outcome(
+        southend: pd.DataFrame, mirror: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GEOINTEL_DATA_DIR", str(mirror))
+    first, second = southend.iloc[0], southend.loc[
+        southend["msoa_code"] != southend["msoa_code"].iloc[0]].iloc[0]
+    l1, l2 = first["lsoa_code"], second["lsoa_code"]
+    register = tmp_path / "deaths.csv"
+    register.write_text(
+        "record_id,date,lsoa_code,count,category\n"
+        f"D1,2018-11-05,{l1},6,death\n"
+        f"D2,2018-12,{l2},7,\n"                           # blank category = death
+        f"D3,2018-11-20,{l1},9,non_fatal_overdose\n"
+        f"D4,2019-01-10,{l1},2,death\n"                   # after --end
+        "D5,2018-11,E01000001,5,death\n",                 # City of London: outside
+        encoding="utf-8")
+    common = ["harm", "--json", "--area", SOUTHEND, "--permutations", "99",
+              "--start", "2018-10", "--end", "2018-12", "--deaths", str(register)]
+    out = run([*common, "--out", str(tmp_path / "d")], capsys)
+    # deaths in the period: 6 (l1) + 7 (l2) in Southend, 5 outside; D3 is an overdose
+    assert out["deaths"]["outcome"] == ["death"]
+    assert out["deaths"]["period"] == ["2018-10", "2018-12"]
+    assert (out["deaths"]["rows_counted"], out["deaths"]["people_in_area"],
+            out["deaths"]["people_outside_area"]) == (3, 13, 5)
+    lad = pd.read_csv(tmp_path / "d" / "deaths_lad.csv")
+    assert lad[["code", "count"]].values.tolist() == [[SOUTHEND, 13]]
+    assert lad["rate"].item() == pytest.approx(13 / southend["population"].sum() * 100_000)
+    lsoa = pd.read_csv(tmp_path / "d" / "deaths_lsoa.csv").set_index("code")["count"]
+    assert (lsoa[l1], lsoa[l2], int(lsoa.drop([l1, l2]).sum())) == (6, 7, 0)
+    msoa = pd.read_csv(tmp_path / "d" / "deaths_msoa.csv").set_index("code")["count"]
+    assert (msoa[first["msoa_code"]], msoa[second["msoa_code"]], msoa.sum()) == (6, 7, 13)
+    assert len(msoa) == southend["msoa_code"].nunique()
+    ward = pd.read_csv(tmp_path / "d" / "deaths_ward.csv")
+    assert ward["count"].sum() == 13 and len(ward) == 17
+    overdoses = run([*common, "--outcome", "non_fatal_overdose", "--out",
+                     str(tmp_path / "o")], capsys)
+    assert overdoses["deaths"]["people_in_area"] == 9
+    assert pd.read_csv(tmp_path / "o" / "deaths_lad.csv")["count"].item() == 9
+
+
+def test_harm_writes_trends_emerging_hotspots_and_point_clusters(
+        southend: pd.DataFrame, mirror: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GEOINTEL_DATA_DIR", str(mirror))
+    out = run(["harm", "--json", "--area", SOUTHEND, "--permutations", "99",
+               "--min-cluster-size", "8", "--out", str(tmp_path)], capsys)
+    emerging = out["emerging"]
+    assert (emerging["months"], emerging["first"], emerging["last"]) == (5, "2018-10",
+                                                                         "2019-02")
+    assert list(emerging["patterns"]) == list(hotspots.EMERGING)
+    table = pd.read_csv(tmp_path / "emerging_lsoa.csv")
+    assert len(table) == len(southend) == sum(emerging["patterns"].values())
+    assert table["pattern"].value_counts().to_dict() == {
+        k: v for k, v in emerging["patterns"].items() if v}
+    # hot_steps of a "new" LSOA is 1 (hot only in the final month), "no pattern" ones are
+    # never hot in the final month
+    assert (table.loc[table["pattern"] == "new", "hot_steps"] == 1).all()
+    assert (table.loc[table["pattern"] == "no pattern", "final_bin"] < 1).all()
+    monthly = pd.read_csv(tmp_path / "monthly_lsoa.csv")
+    assert list(monthly.columns) == ["lsoa_code", "2018-10", "2018-11", "2018-12", "2019-01",
+                                     "2019-02", "marking"]
+    assert monthly.iloc[:, 1:6].to_numpy().sum() == out["offences_in_area"]
+    layers = dict(pyogrio.list_layers(tmp_path / "harm.gpkg"))
+    assert set(layers) == {"lsoa", "emerging", "kde", "clusters"}
+    clusters = gpd.read_file(tmp_path / "harm.gpkg", layer="clusters")
+    points = out["point_hotspots"]
+    assert len(clusters) == points["clusters"] > 0
+    assert clusters["points"].sum() == points["points_in_clusters"] <= points["points"]
+    assert (clusters["points"] >= 8).all() and clusters["points"].is_monotonic_decreasing
+    assert pd.read_csv(tmp_path / "clusters.csv")["points"].tolist() == clusters[
+        "points"].tolist()
+    kde = gpd.read_file(tmp_path / "harm.gpkg", layer="kde")
+    assert len(kde) == points["kde_cells"]
+    assert kde["density_km2"].max() == pytest.approx(points["kde_max_per_km2"], abs=1e-3)
+    assert kde["density_km2"].min() >= 0.001 * kde["density_km2"].max()
+    # fewer than three months: no emerging classes, and the summary says why
+    short = run(["harm", "--json", "--area", SOUTHEND, "--permutations", "99",
+                 "--start", "2019-01", "--out", str(tmp_path / "short")], capsys)
+    assert short["emerging"]["patterns"] is None and "3 months" in short["emerging"]["note"]
+    assert not (tmp_path / "short" / "emerging_lsoa.csv").exists()
