@@ -345,9 +345,18 @@ def _add_site(sub: argparse._SubParsersAction) -> None:
                         "(e.g. treatment_hub, satellite)")
     p.add_argument("--no-existing", action="store_true", help="ignore existing services")
     p.add_argument("--weight", choices=["population", "need"], default="population",
-                   help="demand weight per LSOA: residents, or residents x need index")
+                   help="demand weight per LSOA: residents, or residents x need index (drug "
+                        "offence rate from the police.uk data, deaths from --deaths, "
+                        "deprivation, distance to the existing services; written to "
+                        "need_index.csv with each component's contribution)")
     p.add_argument("--recipe", type=Path, metavar="YAML",
                    help="need-index recipe for --weight need (default models/need_index.yaml)")
+    p.add_argument("--police", type=Path, nargs="+", metavar="CSV",
+                   help="--weight need: police.uk street files or folders for the drug offence "
+                        "rate (default: the synced police_uk; skipped if there are none)")
+    p.add_argument("--deaths", type=Path, metavar="CSV",
+                   help="--weight need: deaths/incidents register for the drug deaths "
+                        "component (people in 'death' rows; skipped if not given)")
     p.add_argument("--area", action="append", metavar="CODE",
                    help="local authority code, repeatable (default: settings areas)")
     p.add_argument("--solver", choices=["cbc", "heuristic"], default="cbc",
@@ -372,22 +381,46 @@ def _run_site(args: argparse.Namespace, settings: Settings) -> Summary:
     existing = None
     if not args.no_existing:
         existing = read_sites(args.existing or settings.samples_dir / "services.csv")
+    reads: Summary = {"candidates": candidates.summary()}
+    if existing is not None:
+        reads["existing"] = existing.summary()
+    need_layers: dict[str, Any] = {}
+    need_summary: Summary = {}
     with progress_bar("siting") as progress:
         area = area_from_settings(settings, args.area, progress=progress)
         demand = area.centroids()
         demand["weight"] = demand["population"].fillna(0).astype(float)
-        if args.weight == "need":
-            need = need_index(area.lsoas, args.recipe or PROJECT_ROOT / "models/need_index.yaml")
-            if (need["need_index"] < 0).any():
-                raise ValidationError("--weight need: the recipe gives negative need values "
-                                      "(z-scores); use minmax or rank normalisation")
-            index = pd.Series(need["need_index"].to_numpy(), index=area.lsoas["lsoa_code"])
-            demand["weight"] *= demand["lsoa_code"].map(index).fillna(0.0).to_numpy()
         ex = None
         if existing is not None:
             ex = existing.data
             if args.existing_kind:
                 ex = ex[ex["kind"].isin(args.existing_kind)]
+        if args.weight == "need":
+            recipe = args.recipe or PROJECT_ROOT / "models/need_index.yaml"
+            table, why_not = _need_inputs(args, settings, area.lsoas, ex, reads,
+                                          progress=progress)
+            need = need_index(table, recipe)
+            if (need["need_index"] < 0).any():
+                raise ValidationError("--weight need: the recipe gives negative need values "
+                                      "(z-scores); use minmax or rank normalisation")
+            index = pd.Series(need["need_index"].to_numpy(), index=area.lsoas["lsoa_code"])
+            demand["weight"] *= demand["lsoa_code"].map(index).fillna(0.0).to_numpy()
+            measures = [c for c in ("population", "imd_decile", "drug_offence_rate",
+                                    "drug_deaths", "dist_any") if c in table.columns]
+            layer = table[["lsoa_code", "lsoa_name", "lad_name", *measures, "geometry"]].join(
+                need.drop(columns=["lsoa_code"], errors="ignore"))
+            layer["demand_weight"] = layer["lsoa_code"].map(
+                demand.set_index("lsoa_code")["weight"]).to_numpy()
+            need_layers["need_index"] = layer
+            contributions = [c for c in need.columns if c.startswith("contribution_")]
+            need_summary = {"need_index": {
+                "recipe": str(recipe),
+                "used": {k: round(v, 4) for k, v in need.attrs["used"].items()},
+                "skipped": {k: f"no column {col!r}: {why_not.get(col, 'not available')}"
+                            for k, col in need.attrs["skipped_columns"].items()},
+                "mean_contribution": {c.removeprefix("contribution_"):
+                                      round(float(need[c].mean()), 4) for c in contributions},
+                "mean_index": round(float(need["need_index"].mean()), 4)}}
         result = site_layers(demand, candidates.data, ex, model=args.model,
                              weight_col="weight", p=args.p, threshold=args.threshold,
                              target_share=args.target_share, demand_id_col="lsoa_code",
@@ -396,11 +429,43 @@ def _run_site(args: argparse.Namespace, settings: Settings) -> Summary:
     sites = pd.concat([candidates.data] + ([ex] if ex is not None else []), ignore_index=True)
     files = export_result(result, demand, sites, args.out or Path("out") / "site",
                           demand_id_col="lsoa_code", marking=settings.marking_partner,
-                          attribution=OGL_ATTRIBUTION, role=CLI_ROLES["site"])
-    reads = {"candidates": candidates.summary()}
-    if existing is not None:
-        reads["existing"] = existing.summary()
-    return {**result.summary(), "weight": args.weight, "inputs": reads, "files": files}
+                          attribution=OGL_ATTRIBUTION, role=CLI_ROLES["site"],
+                          extra_layers=need_layers, summary=need_summary)
+    return {**result.summary(), "weight": args.weight, **need_summary, "inputs": reads,
+            "files": files}
+
+
+def _need_inputs(args: argparse.Namespace, settings: Settings, lsoas: Any, existing: Any,
+                 reads: Summary, *, progress: Progress) -> tuple[Any, dict[str, str]]:
+    """The LSOA table with the need recipe's measures (siting.need_table) from what the
+    CLI has: police.uk drug offences, the --deaths register, the existing services; and
+    why each measure it could not make is missing (column -> reason)."""
+    from geointel.errors import MissingDataError
+    from geointel.io.police_uk import read_police_uk, select_crime_types
+    from geointel.siting import need_table
+
+    why_not: dict[str, str] = {
+        "unmet_need": "the CLI has no estimate of unmet need; add an unmet_need column in "
+                      "your own recipe's input or drop the component"}
+    offences = deaths = None
+    try:
+        police = read_police_uk(_police_paths(args.police, settings), progress=progress)
+        reads["police"] = police.summary()
+        offences = select_crime_types(police.data, ["Drugs"])
+    except MissingDataError as err:
+        why_not["drug_offence_rate"] = f"no police.uk data ({err})"
+    if args.deaths:
+        from geointel.io.deaths import read_deaths
+
+        register = read_deaths(args.deaths)
+        reads["deaths"] = register.summary()
+        deaths = register.data
+    else:
+        why_not["drug_deaths"] = "no --deaths register given"
+    if existing is None or not len(existing):
+        why_not["dist_any"] = "no existing services (--no-existing or no --existing-kind match)"
+    services = existing if existing is not None and len(existing) else None
+    return need_table(lsoas, offences=offences, deaths=deaths, services=services), why_not
 
 
 # --- lines -----------------------------------------------------------------------------

@@ -1432,6 +1432,8 @@ def export_result(
     marking: str = "OFFICIAL",
     attribution: str = "",
     role: str = "planner",
+    extra_layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+    summary: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Write the chosen sites and the assignment as GeoPackage + CSV, and a JSON summary.
 
@@ -1440,7 +1442,9 @@ def export_result(
     (layers ``sites`` and ``assignment``, EPSG:27700, with a ``marking`` column),
     ``sites.csv``, ``assignment.csv``, ``MARKING.txt``, ``summary.json`` (with the protective
     marking and data attribution), written by :func:`geointel.exports.export_layers` after
-    checking that ``role`` may use ``export:siting``. Returns their paths.
+    checking that ``role`` may use ``export:siting``. ``extra_layers`` (e.g. the need
+    index per LSOA) go into the GeoPackage and to ``<name>.csv`` too; ``summary`` adds
+    figures to ``summary.json``. Returns their paths.
     """
     from geointel.exports import export_layers
 
@@ -1472,13 +1476,21 @@ def export_result(
         table["easting"] = geo.geometry.x.round(1)
         table["northing"] = geo.geometry.y.round(1)
         tables[name] = table
-    files = export_layers(Path(out_dir), layers={"sites": site_geo, "assignment": assign_geo},
+    layers = {"sites": site_geo, "assignment": assign_geo}
+    for name, extra in (extra_layers or {}).items():
+        if name in layers:
+            raise ValidationError(f"extra_layers: {name!r} is already written; rename it")
+        layers[name] = extra
+        tables[name] = pd.DataFrame(extra.drop(columns=extra.geometry.name))
+    files = export_layers(Path(out_dir), layers=layers,
                           tables=tables, marking=marking, role=role, capability="export:siting",
-                          formats=("gpkg", "csv"), summary=result.summary(), stem="siting",
-                          attribution=attribution, marking_column=False)
+                          formats=("gpkg", "csv"), summary={**result.summary(),
+                                                            **(summary or {})},
+                          stem="siting", attribution=attribution, marking_column=False)
     paths = {"gpkg": files.get("siting.gpkg"), "sites_csv": files["sites.csv"],
              "assignment_csv": files["assignment.csv"], "marking": files["MARKING.txt"],
              "summary": files["summary.json"]}
+    paths |= {f"{name}_csv": files[f"{name}.csv"] for name in (extra_layers or {})}
     return {k: str(v) for k, v in paths.items() if v is not None}
 
 
@@ -1525,6 +1537,70 @@ def _normalise(x: pd.Series, how: str) -> pd.Series:
     return (x - x.mean()) / sd if sd > 0 else x * 0.0
 
 
+def need_table(
+    lsoas: gpd.GeoDataFrame,
+    *,
+    offences: pd.DataFrame | None = None,
+    deaths: pd.DataFrame | None = None,
+    services: gpd.GeoDataFrame | None = None,
+    detour: float = 1.3,
+    network: Any = None,
+) -> gpd.GeoDataFrame:
+    """The Area's LSOA table with the measures the default need recipe reads joined on.
+
+    Each input given adds one column (the ones ``models/need_index.yaml`` names):
+
+    * ``offences`` (police.uk rows already chosen by crime type and period) ->
+      ``drug_offence_rate``, offences per 1,000 residents (:func:`geointel.harm.rate_table`);
+    * ``deaths`` (a deaths/incidents register) -> ``drug_deaths``, people in its ``death``
+      rows per LSOA over the whole register (:func:`geointel.harm.register_counts`);
+    * ``services`` (points of the services already open) -> ``dist_any``, metres from each
+      LSOA's population-weighted centroid to the nearest one (straight line x ``detour``,
+      or along ``network``; :func:`geointel.access.distance_matrix`).
+
+    Inputs not given add nothing, so :func:`need_index` skips their optional components
+    and says so. ``lsoas`` is not modified.
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point, box
+    >>> l = gpd.GeoDataFrame({"lsoa_code": ["A", "B"], "population": [1000, 500],
+    ...     "centroid_easting": [500.0, 1500.0], "centroid_northing": [500.0, 500.0]},
+    ...     geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)], crs="EPSG:27700")
+    >>> s = gpd.GeoDataFrame(geometry=[Point(500, 500)], crs="EPSG:27700")
+    >>> t = need_table(l, offences=pd.DataFrame({"lsoa_code": ["B", "B"]}), services=s,
+    ...                detour=1.0)
+    >>> t[["drug_offence_rate", "dist_any"]].values.tolist()
+    [[0.0, 0.0], [4.0, 1000.0]]
+    """
+    from geointel import access, harm
+
+    if "lsoa_code" not in lsoas.columns:
+        raise ValidationError("lsoas has no 'lsoa_code' column; pass Area.lsoas")
+    out = lsoas.copy()
+    codes = out["lsoa_code"].astype(str)
+    if offences is not None:
+        rates = harm.rate_table(offences, lsoas).set_index("code")["rate"]
+        out["drug_offence_rate"] = codes.map(rates).fillna(0.0).to_numpy(dtype=float)
+    if deaths is not None:
+        counts = harm.register_counts(deaths, lsoas).set_index("code")["count"]
+        out["drug_deaths"] = codes.map(counts).fillna(0).to_numpy(dtype=float)
+    if services is not None:
+        if len(services) == 0:
+            raise ValidationError("services has no rows, so there is no distance to the "
+                                  "nearest one; pass services=None to leave dist_any out")
+        if {"centroid_easting", "centroid_northing"} <= set(out.columns):
+            origins = gpd.GeoSeries(gpd.points_from_xy(out["centroid_easting"],
+                                                       out["centroid_northing"]),
+                                    index=out.index, crs="EPSG:27700")
+        else:
+            raise ValidationError("lsoas needs centroid_easting/centroid_northing (as "
+                                  "Area.lsoas has) for distances to services")
+        matrix = access.distance_matrix(origins, services, detour=detour, network=network)
+        out["dist_any"] = matrix.min(axis=1)
+    return out
+
+
 def need_index(lsoas: pd.DataFrame, recipe: Mapping[str, Any] | str | Path) -> pd.DataFrame:
     """A need index per LSOA from a weighted, normalised recipe, with each contribution.
 
@@ -1532,8 +1608,10 @@ def need_index(lsoas: pd.DataFrame, recipe: Mapping[str, Any] | str | Path) -> p
     (over the components used); ``invert: true`` turns "high is good" columns such as IMD
     decile around (``1 - v`` for minmax/rank, ``-v`` for z). Components marked
     ``optional: true`` whose column is absent are skipped (listed in
-    ``result.attrs["skipped"]``); missing values follow ``fill`` (``error``, ``median``,
-    ``zero``).
+    ``result.attrs["skipped"]``, with the column each lacked in
+    ``result.attrs["skipped_columns"]``); ``result.attrs["used"]`` maps each component
+    used to its rescaled weight. Missing values follow ``fill`` (``error``, ``median``,
+    ``zero``). :func:`need_table` joins the default recipe's measures onto an Area.
 
     Parameters
     ----------
@@ -1566,6 +1644,7 @@ def need_index(lsoas: pd.DataFrame, recipe: Mapping[str, Any] | str | Path) -> p
         raise ValidationError("recipe: needs a non-empty 'components' list")
     used: list[tuple[str, pd.Series, float]] = []
     skipped: list[str] = []
+    skipped_columns: dict[str, str] = {}
     for k, comp in enumerate(comps):
         if not isinstance(comp, Mapping):
             raise ValidationError(f"recipe component {k}: expected a mapping, got {comp!r}")
@@ -1589,6 +1668,7 @@ def need_index(lsoas: pd.DataFrame, recipe: Mapping[str, Any] | str | Path) -> p
                 log.info("need index: skipping optional component %r (no column %r)",
                          name, column)
                 skipped.append(name)
+                skipped_columns[name] = str(column)
                 continue
             raise ValidationError(
                 f"need index: component {name!r} needs column {column!r}, which the LSOA table "
@@ -1621,4 +1701,6 @@ def need_index(lsoas: pd.DataFrame, recipe: Mapping[str, Any] | str | Path) -> p
     for col, values in contributions.items():
         out[col] = values
     out.attrs["skipped"] = skipped
+    out.attrs["skipped_columns"] = skipped_columns
+    out.attrs["used"] = {name: wt / total for name, _, wt in used}
     return out

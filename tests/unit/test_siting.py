@@ -436,6 +436,48 @@ def test_default_recipe_runs_on_an_area_table(tmp_path) -> None:
         load_recipe(broken)
 
 
+def test_need_table_joins_offences_deaths_and_distance_then_the_default_recipe() -> None:
+    from geointel.siting import need_table
+
+    lsoas = gpd.GeoDataFrame({
+        "lsoa_code": ["A", "B", "C"], "population": [1000, 500, 2000],
+        "imd_decile": [1, 5, 10], "centroid_easting": [500.0, 1500.0, 2500.0],
+        "centroid_northing": [500.0, 500.0, 500.0]},
+        geometry=[box(x, 0, x + 1000, 1000) for x in (0, 1000, 2000)], crs="EPSG:27700")
+    offences = pd.DataFrame({"lsoa_code": ["A", "A", "C", "Z"]})
+    deaths = gpd.GeoDataFrame({
+        "lsoa_code": ["A", "B", "", "C"], "count": [3, 2, 1, 4],
+        "category": ["death", "non_fatal_overdose", "death", "death"],
+        "month": ["2019-01", "2019-01", "2019-02", "2019-03"]},
+        geometry=[None, None, Point(2500, 900), None], crs="EPSG:27700")
+    services = gpd.GeoDataFrame({"site_id": ["S"]}, geometry=[Point(500, 500)],
+                                crs="EPSG:27700")
+    table = need_table(lsoas, offences=offences, deaths=deaths, services=services)
+    assert table["drug_offence_rate"].tolist() == [2.0, 0.0, 0.5]   # per 1,000 residents
+    assert table["drug_deaths"].tolist() == [3.0, 0.0, 5.0]         # C: 1 by point + 4
+    assert table["dist_any"].tolist() == pytest.approx([0.0, 1300.0, 2600.0])  # x 1.3
+    assert "drug_deaths" not in lsoas.columns
+    out = need_index(table, PROJECT_ROOT / "models" / "need_index.yaml")
+    # used: offences .30, deaths .20, deprivation .25, distance .15 of 0.90
+    assert out.attrs["used"] == pytest.approx({"drug_offence_rate": 1 / 3,
+                                               "drug_deaths": 2 / 9,
+                                               "deprivation": 0.25 / 0.9,
+                                               "distance_to_service": 1 / 6})
+    assert out.attrs["skipped_columns"] == {"unmet_need": "unmet_need"}
+    # rank(rate) 1, 0, .5; minmax(deaths) .6, 0, 1; inverted rank(decile) 1, .5, 0;
+    # minmax(distance) 0, .5, 1
+    expected = [1 / 3 + 0.6 * 2 / 9 + 0.25 / 0.9,
+                0.5 * 0.25 / 0.9 + 0.5 / 6,
+                0.5 / 3 + 2 / 9 + 1 / 6]
+    assert out["need_index"].tolist() == pytest.approx(expected)
+    contributions = out.filter(like="contribution_").sum(axis=1)
+    assert contributions.tolist() == pytest.approx(expected)
+    bare = need_index(need_table(lsoas), PROJECT_ROOT / "models" / "need_index.yaml")
+    assert bare.attrs["used"] == {"deprivation": 1.0}
+    with pytest.raises(ValidationError, match="services has no rows"):
+        need_table(lsoas, services=services.iloc[:0])
+
+
 # --- real data ------------------------------------------------------------------------------
 
 @pytest.mark.mirror

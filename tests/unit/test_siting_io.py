@@ -110,3 +110,68 @@ def test_cli_site_on_the_sample(settings, tmp_path, monkeypatch, capsys) -> None
     new = sites[sites["status"] == "new"]
     assert len(new) == 3 and (new["marginal_gain"] > 0).all()
     assert new["marginal_gain"].is_monotonic_decreasing
+
+
+@pytest.mark.sample
+def test_cli_site_need_weight_joins_every_component_it_has(settings, tmp_path, monkeypatch,
+                                                            capsys) -> None:
+    """--weight need uses the drug offence rate, deaths, deprivation and distance to the
+    existing services; need_index.csv holds them with their contributions, and the summary
+    says what was used and what was skipped (unmet need, and deaths without --deaths)."""
+    import numpy as np
+    import pyogrio
+    from scipy.spatial import cKDTree
+
+    from geointel.area import build_area
+    from geointel.io.deaths import read_deaths
+    from geointel.io.police_uk import read_police_uk, select_crime_types
+
+    if not (settings.samples_dir / "candidates.csv").is_file():
+        pytest.skip("sample not built (run `make sample`)")
+    monkeypatch.setenv("GEOINTEL_DATA_DIR", str(settings.data_dir))
+    kinds = ["--existing-kind", "treatment_hub", "--existing-kind", "satellite"]
+    code = main(["site", "--weight", "need", "--deaths", str(settings.samples_dir /
+                 "deaths.csv"), *kinds, "--out", str(tmp_path), "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    need = out["need_index"]
+    assert need["used"] == pytest.approx({"drug_offence_rate": 1 / 3, "drug_deaths": 2 / 9,
+                                          "deprivation": 0.25 / 0.9,
+                                          "distance_to_service": 1 / 6}, abs=1e-4)
+    assert list(need["skipped"]) == ["unmet_need"]
+    table = pd.read_csv(tmp_path / "need_index.csv")
+    lsoas = build_area(settings.areas, data_dir=settings.data_dir).lsoas
+    assert table["lsoa_code"].tolist() == lsoas["lsoa_code"].tolist()
+    contributions = table.filter(like="contribution_")
+    assert list(contributions.columns) == [f"contribution_{k}" for k in need["used"]]
+    np.testing.assert_allclose(contributions.sum(axis=1), table["need_index"])
+    assert need["mean_contribution"] == pytest.approx(
+        {c.removeprefix("contribution_"): v for c, v in contributions.mean().items()},
+        abs=1e-4)
+    # each measure against an independent source
+    drugs = select_crime_types(read_police_uk(settings.data_dir / "police_uk").data,
+                               ["Drugs"])
+    codes = drugs["lsoa_code"].value_counts()
+    pop = lsoas.set_index("lsoa_code")["population"]
+    np.testing.assert_allclose(table["drug_offence_rate"],
+                               (codes.reindex(pop.index, fill_value=0) / pop * 1000).to_numpy())
+    register = read_deaths(settings.samples_dir / "deaths.csv").data
+    dead = register.loc[register["category"] == "death"]
+    per_lsoa = dead.groupby("lsoa_code")["count"].sum()
+    assert table["drug_deaths"].tolist() == per_lsoa.reindex(pop.index, fill_value=0).tolist()
+    services = read_sites(settings.samples_dir / "services.csv").data
+    services = services.loc[services["kind"].isin(["treatment_hub", "satellite"])]
+    dist, _ = cKDTree(np.column_stack([services.geometry.x, services.geometry.y])).query(
+        np.column_stack([lsoas["centroid_easting"], lsoas["centroid_northing"]]))
+    np.testing.assert_allclose(table["dist_any"], dist * 1.3)
+    # the demand weight is residents x need index, and is what the model covered
+    np.testing.assert_allclose(table["demand_weight"], table["population"] * table["need_index"])
+    assignment = pd.read_csv(tmp_path / "assignment.csv")
+    assert out["objective"] == pytest.approx(
+        assignment.loc[assignment["covered"], "weight"].sum(), rel=1e-9)
+    assert "need_index" in dict(pyogrio.list_layers(tmp_path / "siting.gpkg"))
+    # without --deaths, the deaths component is skipped and the summary says why
+    code = main(["site", "--weight", "need", *kinds, "--out", str(tmp_path / "b"), "--json"])
+    skipped = json.loads(capsys.readouterr().out)["need_index"]["skipped"]
+    assert code == 0 and set(skipped) == {"drug_deaths", "unmet_need"}
+    assert "--deaths" in skipped["drug_deaths"]
