@@ -716,6 +716,18 @@ def _add_access(sub: argparse._SubParsersAction) -> None:
                    help="route length / straight line (default 1.3)")
     p.add_argument("--network", type=Path, metavar="GRAPHML",
                    help="road network (osmnx GraphML) for network distances instead")
+    p.add_argument("--police", type=Path, nargs="+", metavar="CSV",
+                   help="police.uk street files or folders for the 'offences' need weight "
+                        "(default: the synced police_uk; left out if there are none)")
+    p.add_argument("--crime-type", action="append", metavar="TYPE",
+                   help="police.uk crime type counted as offences, repeatable (default: Drugs)")
+    p.add_argument("--deaths", type=Path, metavar="CSV",
+                   help="deaths/incidents register for the 'deaths' need weight: people in "
+                        "'death' rows (default: the sample's deaths.csv if present)")
+    p.add_argument("--start", metavar="YYYY-MM",
+                   help="first month of offences and deaths counted (default: the first)")
+    p.add_argument("--end", metavar="YYYY-MM",
+                   help="last month of offences and deaths counted (default: the last)")
     p.add_argument("--area", action="append", metavar="CODE",
                    help="local authority code, repeatable (default: settings areas)")
     p.add_argument("--out", type=Path, metavar="DIR",
@@ -735,9 +747,13 @@ def _run_access(args: argparse.Namespace, settings: Settings) -> Summary:
     threshold = (args.threshold if args.threshold is not None
                  else access.walking_threshold_m(args.walk_minutes, speed_kmh=args.speed))
     weights = ["population", "imd_weighted_population", "lsoas"]
+    reads: Summary = {"services": services.summary()}
     with progress_bar("access") as progress:
         area = area_from_settings(settings, args.area, progress=progress)
-        lsoas = access.need_weights(area.lsoas)
+        counts, left_out = _access_need_counts(args, settings, area.lsoas, reads,
+                                               progress=progress)
+        weights += list(counts)
+        lsoas = access.need_weights(area.lsoas, counts)
         table = access.lsoa_access(lsoas, services.data, detour=args.detour, network=network)
         cov = access.coverage(table, threshold_m=threshold, weights=weights)
         by_time = access.coverage_by_time(lsoas, services.data, threshold_m=threshold,
@@ -746,25 +762,66 @@ def _run_access(args: argparse.Namespace, settings: Settings) -> Summary:
         gaps = access.gap_areas(table, threshold_m=threshold)
     population = cov.loc[cov["weight"] == "population"]
     timed = by_time.loc[(by_time["kind"] == "any") & (by_time["weight"] == "population")]
+    need = cov.loc[cov["kind"] == "any"]
     summary: Summary = {
-        "services": services.summary(),
+        **reads,
         "threshold_m": round(float(threshold), 1),
         "distances": "road network" if network is not None else f"straight x {args.detour}",
         "coverage_population": dict(zip(population["kind"].tolist(),
                                         population["share"].round(4).tolist(), strict=True)),
+        "coverage_any_by_weight": dict(zip(need["weight"].tolist(),
+                                           need["share"].round(4).tolist(), strict=True)),
+        "weights_left_out": left_out,
         "coverage_by_time_any": dict(zip(timed["window"].tolist(),
                                          timed["share"].round(4).tolist(), strict=True)),
         "gap_lsoas": len(gaps),
         "gap_population": int(gaps["population"].sum()),
         "top_gaps": gaps["lsoa_code"].head(5).tolist(),
     }
+    # deaths per LSOA are small numbers that could identify people: only the Area-wide
+    # coverage shares of the deaths weight are published, not the per-LSOA counts
     files = write_outputs(args.out or Path("out") / "access", stem="access",
-                          layers={"lsoa_access": table},
+                          layers={"lsoa_access": table.drop(columns="deaths",
+                                                            errors="ignore")},
                           tables={"coverage": cov, "coverage_by_time": by_time, "gaps": gaps},
                           summary=summary, marking=settings.marking_partner,
                           attribution=OGL_ATTRIBUTION, role=CLI_ROLES["access"],
                           capability="export:access")
     return {**summary, "files": files, "marking": settings.marking_partner}
+
+
+def _access_need_counts(args: argparse.Namespace, settings: Settings, lsoas: Any,
+                        reads: Summary, *, progress: Progress) -> tuple[dict[str, Any],
+                                                                        dict[str, str]]:
+    """Per-LSOA need counts for access coverage: ``offences`` (police.uk, --crime-type,
+    --start..--end) and ``deaths`` (people in a register's death rows, same period); and
+    why any of them is left out."""
+    from geointel import harm
+    from geointel.errors import MissingDataError
+    from geointel.io.police_uk import read_police_uk, select_crime_types
+
+    counts: dict[str, Any] = {}
+    left_out: dict[str, str] = {}
+    try:
+        police = read_police_uk(_police_paths(args.police, settings), progress=progress)
+        reads["police"] = police.summary()
+        offences = harm.select_period(
+            select_crime_types(police.data, args.crime_type or ["Drugs"]),
+            start=args.start, end=args.end)
+        counts["offences"] = harm.count_by_area(offences, lsoas).set_index("code")["count"]
+    except MissingDataError as err:
+        left_out["offences"] = f"no police.uk data ({err})"
+    deaths_path = args.deaths or settings.samples_dir / "deaths.csv"
+    if args.deaths or deaths_path.is_file():
+        from geointel.io.deaths import read_deaths
+
+        register = read_deaths(deaths_path)
+        reads["deaths"] = register.summary()
+        counts["deaths"] = harm.register_counts(register.data, lsoas, start=args.start,
+                                                end=args.end).set_index("code")["count"]
+    else:
+        left_out["deaths"] = "no deaths register (--deaths) and no sample deaths.csv"
+    return counts, left_out
 
 
 # --- brief -----------------------------------------------------------------------------

@@ -112,3 +112,46 @@ def test_harm_writes_trends_emerging_hotspots_and_point_clusters(
                  "--start", "2019-01", "--out", str(tmp_path / "short")], capsys)
     assert short["emerging"]["patterns"] is None and "3 months" in short["emerging"]["note"]
     assert not (tmp_path / "short" / "emerging_lsoa.csv").exists()
+
+
+def test_access_coverage_weighted_by_offences_and_deaths(
+        southend: pd.DataFrame, mirror: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    from geointel.io.police_uk import read_police_uk, select_crime_types
+    from geointel.io.services import read_services
+    from geointel.samples import make_services
+
+    monkeypatch.setenv("GEOINTEL_DATA_DIR", str(mirror))
+    make_services(southend, seed=42).to_csv(tmp_path / "services.csv", index=False)
+    services = read_services(tmp_path / "services.csv").data
+    dist, _ = cKDTree(np.column_stack([services.geometry.x, services.geometry.y])).query(
+        np.column_stack([southend["centroid_easting"], southend["centroid_northing"]]))
+    within = pd.Series(dist * 1.3 <= 1000, index=southend["lsoa_code"].to_numpy())
+    near, far = within[within].index[0], within[~within].index[0]
+    register = tmp_path / "deaths.csv"
+    register.write_text("record_id,date,lsoa_code,count,category\n"
+                        f"D1,2018-11-05,{near},3,death\n"
+                        f"D2,2018-12,{far},2,death\n"
+                        f"D3,2018-12,{far},5,non_fatal_overdose\n", encoding="utf-8")
+    out = run(["access", "--json", "--area", SOUTHEND, "--services",
+               str(tmp_path / "services.csv"), "--deaths", str(register), "--threshold",
+               "1000", "--out", str(tmp_path / "a")], capsys)
+    shares = out["coverage_any_by_weight"]
+    assert shares["deaths"] == pytest.approx(3 / 5)   # 3 of the 5 people who died
+    drugs = select_crime_types(read_police_uk(sorted((mirror / "police_uk").glob(
+        "*-essex-street.csv"))).data, ["Drugs"])
+    per_lsoa = drugs["lsoa_code"].value_counts().reindex(within.index, fill_value=0)
+    assert shares["offences"] == pytest.approx(per_lsoa[within].sum() / per_lsoa.sum(),
+                                               abs=1e-4)
+    assert out["weights_left_out"] == {}
+    cov = pd.read_csv(tmp_path / "a" / "coverage.csv")
+    row = cov.loc[(cov["kind"] == "any") & (cov["weight"] == "deaths")].iloc[0]
+    assert (row["covered"], row["total"]) == (3, 5)
+    by_time = pd.read_csv(tmp_path / "a" / "coverage_by_time.csv")
+    assert set(by_time["weight"]) >= {"offences", "deaths"}
+    # per-LSOA deaths are not published in the map layer (small numbers)
+    layer = gpd.read_file(tmp_path / "a" / "access.gpkg", layer="lsoa_access")
+    assert "deaths" not in layer.columns and "offences" in layer.columns
