@@ -813,7 +813,12 @@ class MCLP(_Base):
 
 def _lscp_lp_bound(inst: _CoverInstance, required: float, full: bool,
                    time_limit: float) -> float:
-    """Lower bound on the number of sites from the LP relaxation (0 if it did not solve)."""
+    """Lower bound on the number of sites from the LP relaxation (0 if it did not solve).
+
+    Only a relaxation solved to optimality is a bound: pulp 2.9 reports ``status``
+    Optimal when CBC stops on its time limit with some solution, so the solution status
+    (``sol_status``) must be ``LpSolutionOptimal`` too; anything else gives 0.
+    """
     import pulp
 
     cover = inst.cover
@@ -826,7 +831,9 @@ def _lscp_lp_bound(inst: _CoverInstance, required: float, full: bool,
         prob.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=max(1, int(time_limit))))
     except pulp.PulpSolverError:
         return 0.0
-    if prob.status != pulp.LpStatusOptimal:
+    if prob.status != pulp.LpStatusOptimal or prob.sol_status != pulp.LpSolutionOptimal:
+        log.info("the LSCP LP relaxation was not solved to optimality (status %s, solution "
+                 "status %s); its value is not used as a bound", prob.status, prob.sol_status)
         return 0.0
     return float(pulp.value(prob.objective) or 0.0)
 

@@ -273,6 +273,39 @@ def test_lscp_unreachable_target_is_an_error() -> None:
         LSCP.from_cost_matrix(HAND_COST, HAND_W, threshold=3)
 
 
+def _five_cycle() -> tuple[np.ndarray, np.ndarray]:
+    """Site j covers demand j and j+1 (mod 5). Covering all needs 3 sites; the LP
+    relaxation is 2.5 (every x = 1/2), so its bound is 3, while the "largest sets" bound
+    is only 2 because demand 0 weighs 10."""
+    cost = np.full((5, 5), 100.0)
+    for j in range(5):
+        cost[j, j] = cost[(j + 1) % 5, j] = 1.0
+    return cost, np.array([10.0, 1.0, 1.0, 1.0, 1.0])
+
+
+def test_lscp_lp_bound_is_used_only_when_the_lp_was_solved_to_optimality(
+        tmp_path, monkeypatch) -> None:
+    from pulp.apis.coin_api import COIN_CMD
+
+    from geointel.siting import _lscp_lp_bound
+
+    cost, w = _five_cycle()
+    inst = _reduce_cover(_coverage_matrix(cost, 2.0), w, np.zeros(5, dtype=bool))
+    assert _lscp_lp_bound(inst, float(w.sum()), True, 10) == pytest.approx(2.5)
+    proved = LSCP.from_cost_matrix(cost, w, threshold=2).solve(solver="heuristic")
+    assert (proved.objective, proved.bound, proved.status) == (3.0, 3.0, "optimal")
+    # CBC stopping on its time limit writes "Stopped on time - objective value ..."; pulp
+    # 2.9 reads that as status Optimal with solution status IntegerFeasible
+    real = COIN_CMD.get_status
+    stopped = tmp_path / "stopped.sol"
+    stopped.write_text("Stopped on time - objective value 2.5\n")
+    monkeypatch.setattr(COIN_CMD, "get_status", lambda self, _: real(self, str(stopped)))
+    assert _lscp_lp_bound(inst, float(w.sum()), True, 10) == 0.0
+    honest = LSCP.from_cost_matrix(cost, w, threshold=2).solve(solver="heuristic")
+    assert (honest.objective, honest.bound, honest.status) == (3.0, 2.0, "feasible")
+    assert honest.gap == pytest.approx(1 / 3)
+
+
 def test_result_is_frozen_and_inputs_untouched() -> None:
     cost, w = HAND_COST.copy(), HAND_W.copy()
     r = MCLP.from_cost_matrix(cost, w, threshold=10, p=1).solve()
