@@ -120,6 +120,55 @@ def test_lscp_count_equals_spopt(seed: int) -> None:
     assert ours.coverage_after == 1.0
 
 
+def milp_instance(seed: int) -> tuple[np.ndarray, np.ndarray, int, float, float]:
+    """Larger random instances (30-80 demand points, 15-40 sites): cost, weights, p, an
+    MCLP threshold and an LSCP threshold that reaches every point. The seeds used below
+    are ones where greedy + Lagrangian (MCLP) or greedy + LP bound (LSCP) leave a gap."""
+    rng = np.random.default_rng(seed)
+    nd, ns = int(rng.integers(30, 80)), int(rng.integers(15, 40))
+    cost = cdist(rng.uniform(0, 10_000, (nd, 2)), rng.uniform(0, 10_000, (ns, 2)))
+    w = rng.integers(1, 100, nd).astype(float)
+    p, mclp_threshold = int(rng.integers(2, 6)), float(rng.uniform(1500, 3000))
+    lscp_threshold = max(float(np.max(np.min(cost, axis=1))) + 1.0,
+                         float(rng.uniform(1500, 3000)))
+    return cost, w, p, mclp_threshold, lscp_threshold
+
+
+@pytest.mark.parametrize("seed", [20, 37, 46, 50, 52, 58])
+def test_mclp_exact_milp_objective_equals_spopt(seed: int) -> None:
+    """Instances the heuristic cannot prove: CBC really runs (method 'milp')."""
+    from spopt.locate import MCLP as SpoptMCLP
+
+    cost, w, p, threshold, _ = milp_instance(seed)
+    ours = MCLP.from_cost_matrix(cost, w, threshold=threshold, p=p).solve()
+    assert ours.method == "milp", "the heuristic closed the gap: CBC was not exercised"
+    ref = SpoptMCLP.from_cost_matrix(cost, w, service_radius=threshold, p_facilities=p)
+    ref.solve(pulp.PULP_CBC_CMD(msg=False))
+    assert ours.status == "optimal" and ours.gap == 0.0
+    assert ours.objective == pytest.approx(pulp.value(ref.problem.objective), abs=1e-6)
+    assert ours.objective == pytest.approx(
+        w[(cost[:, list(ours.selected)] <= threshold).any(axis=1)].sum())
+    # the heuristic alone stops short of the optimum, or cannot prove it
+    heuristic = MCLP.from_cost_matrix(cost, w, threshold=threshold, p=p).solve(
+        solver="heuristic")
+    assert heuristic.objective < ours.objective or heuristic.status == "feasible"
+
+
+@pytest.mark.parametrize("seed", [0, 3, 4, 7, 8, 9])
+def test_lscp_exact_milp_count_equals_spopt(seed: int) -> None:
+    """Instances where the greedy cover is not proved by the bounds: CBC really runs."""
+    from spopt.locate import LSCP as SpoptLSCP
+
+    cost, w, _, _, threshold = milp_instance(seed)
+    ours = LSCP.from_cost_matrix(cost, w, threshold=threshold).solve()
+    assert ours.method == "milp", "the greedy met the bound: CBC was not exercised"
+    ref = SpoptLSCP.from_cost_matrix(cost, threshold)
+    ref.solve(pulp.PULP_CBC_CMD(msg=False))
+    assert ours.status == "optimal" and ours.coverage_after == 1.0
+    assert ours.objective == pytest.approx(pulp.value(ref.problem.objective))
+    assert (cost[:, list(ours.selected)] <= threshold).any(axis=1).all()
+
+
 # --- honest gaps ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("model", ["mclp", "pmedian"])
