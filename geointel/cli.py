@@ -333,8 +333,10 @@ def _add_site(sub: argparse._SubParsersAction) -> None:
                    help="number of NEW sites (mclp, pmedian; existing ones are extra; default 3)")
     p.add_argument("--threshold", type=float, default=1600.0, metavar="METRES",
                    help="coverage distance in metres (default 1600, about 20 minutes' walk)")
-    p.add_argument("--target-share", type=float, default=1.0, metavar="SHARE",
-                   help="lscp: share of the weight to cover, 0-1 (default 1)")
+    p.add_argument("--target-share", type=float, default=None, metavar="SHARE",
+                   help="lscp: share of the weight to cover, 0-1 (default: everyone within "
+                        "--threshold of some candidate or existing site, i.e. the reachable "
+                        "share; 1 fails if any LSOA is out of reach)")
     p.add_argument("--candidates", type=Path, metavar="CSV",
                    help="candidate sites: site list, services register or NaPTAN Stops.csv "
                         "(default: the sample's candidates.csv)")
@@ -431,8 +433,12 @@ def _run_site(args: argparse.Namespace, settings: Settings) -> Summary:
                           demand_id_col="lsoa_code", marking=settings.marking_partner,
                           attribution=OGL_ATTRIBUTION, role=CLI_ROLES["site"],
                           extra_layers=need_layers, summary=need_summary)
-    return {**result.summary(), "weight": args.weight, **need_summary, "inputs": reads,
-            "files": files}
+    target: Summary = {}
+    if args.model == "lscp":
+        target = {"target_share": "everyone within reach" if args.target_share is None
+                  else args.target_share}
+    return {**result.summary(), **target, "weight": args.weight, **need_summary,
+            "inputs": reads, "files": files}
 
 
 def _need_inputs(args: argparse.Namespace, settings: Settings, lsoas: Any, existing: Any,

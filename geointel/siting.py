@@ -6,7 +6,7 @@ answer it, each in the spopt shape with its flaws fixed:
 
 * :class:`MCLP` - maximal covering: ``p`` new sites, most demand weight within ``threshold``;
 * :class:`LSCP` - set covering: fewest new sites so that ``target_share`` of the weight is
-  within ``threshold``;
+  within ``threshold`` (by default everyone within reach of some site);
 * :class:`PMedian` - ``p`` new sites, least weight-times-distance to the nearest open site.
 
 ``from_cost_matrix(...)`` is the real builder (it validates everything);
@@ -860,7 +860,10 @@ class LSCP(_Base):
     """Set covering: fewest new sites so that ``target_share`` of the weight is covered.
 
     Existing services count towards the target and are not counted as new sites. With
-    ``target_share=1`` every demand point of positive weight must be within ``threshold``.
+    ``target_share=None`` (the default) every demand point of positive weight that some
+    site can reach within ``threshold`` must be covered (the target is then the reachable
+    share, e.g. 0.918 when some rural LSOAs have no candidate in reach); with
+    ``target_share=1`` every demand point must be, which fails if one is out of reach.
 
     Examples
     --------
@@ -880,12 +883,15 @@ class LSCP(_Base):
         weights: Any,
         *,
         threshold: float,
-        target_share: float = 1.0,
+        target_share: float | None = None,
         fixed: Any = None,
         site_ids: Sequence[Hashable] | None = None,
         demand_ids: Sequence[Hashable] | None = None,
     ) -> LSCP:
         """Build from a demand x site cost matrix (see :meth:`MCLP.from_cost_matrix`).
+
+        ``target_share=None`` covers everyone within reach of some site (the model's
+        ``target_share`` is then that reachable share).
 
         Raises
         ------
@@ -893,21 +899,25 @@ class LSCP(_Base):
             If the target share cannot be reached even with every candidate open.
         """
         args = _base_args(cost, weights, fixed, site_ids, demand_ids)
-        share = float(target_share)
-        if not 0 < share <= 1:
+        if target_share is not None and not 0 < float(target_share) <= 1:
             raise ValidationError(
-                f"target_share={target_share!r}: must be a share in (0, 1], e.g. 0.9")
+                f"target_share={target_share!r}: must be a share in (0, 1], e.g. 0.9, or "
+                "None for everyone within reach")
         thr = _check_threshold(threshold, required=True)
-        model = cls(**args, threshold=thr, target_share=share)
+        assert thr is not None
         reachable = (args["cost"] <= thr).any(axis=1)
         w = args["weights"]
         best = float(w[reachable].sum() / w.sum())
+        share = best if target_share is None else float(target_share)
         if best < share - 1e-12:
             raise ValidationError(
-                f"target_share={share}: even with every candidate open only {best:.1%} of the "
-                f"weight is within {thr:g} m ({int((~reachable & (w > 0)).sum())} demand points "
-                "have no site in reach); lower the target, raise the threshold or add candidates")
-        return model
+                f"target_share={share:g}: even with every candidate open only {best:.1%} of "
+                f"the weight is within {thr:g} m ({int((~reachable & (w > 0)).sum())} demand "
+                "points have no site in reach). To cover everyone within reach, leave the "
+                f"target out (target_share=None; `geointel site` without --target-share) or "
+                f"ask for at most {math.floor(best * 1000) / 1000:g}; or raise the threshold "
+                "or add candidates")
+        return cls(**args, threshold=thr, target_share=share)
 
     @classmethod
     def from_geodataframe(
@@ -917,7 +927,7 @@ class LSCP(_Base):
         *,
         weight_col: str,
         threshold: float,
-        target_share: float = 1.0,
+        target_share: float | None = None,
         existing: gpd.GeoDataFrame | None = None,
         demand_id_col: str | None = None,
         site_id_col: str | None = None,
@@ -942,8 +952,10 @@ class LSCP(_Base):
         inst = _reduce_cover(_coverage_matrix(self.cost, self.threshold), self.weights,
                              self.fixed)
         w = inst.weights
-        full = self.target_share >= 1.0
         total = float(self.weights.sum())
+        # a target that needs every coverable point (share 1, or the reachable share) is
+        # written as "cover every point", without the weight constraint
+        full = self.target_share * total - inst.base >= float(w.sum()) - 1e-9 * total
         # float tolerance: a target reached up to rounding counts as reached
         required = (w.sum() if full else self.target_share * total - inst.base)
         required -= 1e-9 * total
@@ -1388,7 +1400,7 @@ def site_layers(
     weight_col: str,
     p: int = 0,
     threshold: float | None = None,
-    target_share: float = 1.0,
+    target_share: float | None = None,
     demand_id_col: str | None = None,
     site_id_col: str | None = None,
     solver: Solver = "cbc",

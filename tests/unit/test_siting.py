@@ -318,8 +318,29 @@ def test_lscp_target_share_and_existing() -> None:
 
 
 def test_lscp_unreachable_target_is_an_error() -> None:
-    with pytest.raises(ValidationError, match=r"only 30\.0%.*\(3 demand points have no site"):
-        LSCP.from_cost_matrix(HAND_COST, HAND_W, threshold=3)
+    with pytest.raises(ValidationError, match=r"only 30\.0%.*\(3 demand points have no site"
+                       r".*target_share=None.*at most 0\.3\b"):
+        LSCP.from_cost_matrix(HAND_COST, HAND_W, threshold=3, target_share=1.0)
+
+
+@pytest.mark.parametrize("fixed", [None, [True, False, False, False]])
+def test_lscp_default_target_is_everyone_within_reach(fixed) -> None:
+    # within 9 m: d0 by sites 0 and 1, d1 by site 1, d2 by sites 2 and 3; d3 (40 %) by none
+    model = LSCP.from_cost_matrix(HAND_COST, HAND_W, threshold=9, fixed=fixed)
+    assert model.target_share == pytest.approx(0.6)
+    r = model.solve()
+    assert set(r.selected) == {1, 2} and r.objective == 2.0 and r.status == "optimal"
+    assert r.coverage_after == pytest.approx(0.6)
+    assert r.uncovered["demand_id"].tolist() == [3]
+    assert r.coverage_before == pytest.approx(0.1 if fixed else 0.0)
+    # explicit shares below the reachable one: no single site reaches 50 (site 1 covers
+    # d0 + d1 = 30, site 2 d2 = 30; with site 0 open, 10 + 30 at most), but one reaches 30
+    half = LSCP.from_cost_matrix(HAND_COST, HAND_W, threshold=9, target_share=0.5,
+                                 fixed=fixed).solve()
+    assert half.objective == 2.0 and half.coverage_after == pytest.approx(0.6)
+    third = LSCP.from_cost_matrix(HAND_COST, HAND_W, threshold=9, target_share=0.3,
+                                  fixed=fixed).solve()
+    assert third.objective == 1.0 and third.coverage_after >= 0.3
 
 
 def _five_cycle() -> tuple[np.ndarray, np.ndarray]:

@@ -175,3 +175,38 @@ def test_cli_site_need_weight_joins_every_component_it_has(settings, tmp_path, m
     skipped = json.loads(capsys.readouterr().out)["need_index"]["skipped"]
     assert code == 0 and set(skipped) == {"drug_deaths", "unmet_need"}
     assert "--deaths" in skipped["drug_deaths"]
+
+
+@pytest.mark.sample
+def test_cli_site_lscp_covers_everyone_within_reach_by_default(settings, tmp_path,
+                                                                monkeypatch, capsys) -> None:
+    """At 5 km some rural LSOAs have no candidate or kept service in reach; the default
+    target is the reachable share, and asking for 1 says what share is reachable."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    from geointel.area import build_area
+
+    if not (settings.samples_dir / "candidates.csv").is_file():
+        pytest.skip("sample not built (run `make sample`)")
+    monkeypatch.setenv("GEOINTEL_DATA_DIR", str(settings.data_dir))
+    args = ["site", "--model", "lscp", "--threshold", "5000", "--existing-kind",
+            "treatment_hub", "--existing-kind", "satellite", "--json"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    lsoas = build_area(settings.areas, data_dir=settings.data_dir).lsoas
+    sites = pd.concat([read_sites(settings.samples_dir / "candidates.csv").data,
+                       read_sites(settings.samples_dir / "services.csv").data.query(
+                           "kind in ['treatment_hub', 'satellite']")])
+    dist, _ = cKDTree(np.column_stack([sites.geometry.x, sites.geometry.y])).query(
+        np.column_stack([lsoas["centroid_easting"], lsoas["centroid_northing"]]))
+    reach = dist * 1.3 <= 5000
+    pop = lsoas["population"].to_numpy(dtype=float)
+    assert 0.5 < pop[reach].sum() / pop.sum() < 1  # some LSOAs are out of reach
+    assert out["target_share"] == "everyone within reach" and out["status"] == "optimal"
+    assert out["coverage_after"] == pytest.approx(pop[reach].sum() / pop.sum(), abs=1e-6)
+    assert out["uncovered_points"] == int((~reach & (pop > 0)).sum())
+    assert main([*args, "--target-share", "1", "--out", str(tmp_path / "b")]) == 1
+    error = json.loads(capsys.readouterr().out)["error"]
+    share = pop[reach].sum() / pop.sum()
+    assert f"only {share:.1%}" in error and "without --target-share" in error
