@@ -176,13 +176,38 @@ def _network_matrix(xy_o: np.ndarray, xy_d: np.ndarray, network: nx.Graph) -> np
     return out
 
 
-def load_road_network(path: str | Path) -> nx.MultiDiGraph:
-    """Read a road network saved as GraphML (e.g. by ``osmnx.save_graphml``) for distances.
+#: File names read as an OpenStreetMap XML extract (through osmnx); others as GraphML.
+OSM_XML_SUFFIXES = (".osm", ".osm.xml", ".xml", ".osm.bz2", ".osm.gz", ".osm.xml.bz2",
+                    ".osm.xml.gz")
 
-    Node ``x``/``y`` and edge ``length`` become floats. A graph in a geographic CRS (as
-    osmnx builds from an OpenStreetMap extract before projecting) has its node
-    coordinates converted to EPSG:27700; osmnx edge lengths are already metres.
+
+def load_road_network(path: str | Path, *, bidirectional: bool = True) -> nx.MultiDiGraph:
+    """Read a road network for distances, offline: GraphML or an OpenStreetMap XML extract.
+
+    * **GraphML** (``.graphml``, e.g. written by ``osmnx.save_graphml``): node ``x``/``y``
+      and edge ``length`` become floats.
+    * **OpenStreetMap XML** (``.osm``, ``.osm.xml``, ``.xml``, or those compressed as
+      ``.bz2``/``.gz``), e.g. an extract cut from a Geofabrik download, read with
+      ``osmnx.graph_from_xml`` (needs the ``osm`` extra: ``pip install 'geointel[osm]'``).
+      Ways with a ``highway`` tag become edges (buildings, boundaries and other ways are
+      dropped; cut the extract to the network you mean: walking paths, roads); the graph
+      is simplified and only its largest connected part kept, so points are not snapped
+      to an island. ``bidirectional``
+      (default, for walking) lets one-way streets be walked both ways; ``False`` keeps
+      their direction (for driving).
+    * **OSM PBF** (``.osm.pbf``) cannot be read by osmnx: convert it to OSM XML first
+      (``osmium cat extract.osm.pbf -o extract.osm``).
+
+    A graph in a geographic CRS (as osmnx builds from OpenStreetMap before projecting) has
+    its node coordinates converted to EPSG:27700; osmnx edge lengths are already metres.
     Nothing is downloaded.
+
+    Raises
+    ------
+    DataFileError
+        A missing, unreadable or PBF file, or nodes/edges without coordinates/lengths.
+    ImportError
+        An OSM XML extract without osmnx installed (names the extra to install).
 
     Examples
     --------
@@ -195,26 +220,19 @@ def load_road_network(path: str | Path) -> nx.MultiDiGraph:
     120.0
     """
     path = Path(path)
+    name = path.name.lower()
     if not path.is_file():
-        raise DataFileError(path, "does not exist (expected a GraphML road network)",
-                            fix="save one with osmnx.save_graphml from an offline OSM extract")
-    try:
-        raw = nx.read_graphml(path)
-    except Exception as err:  # networkx raises several parser errors
-        raise DataFileError(path, f"is not a readable GraphML file ({err})",
-                            fix="save the network with osmnx.save_graphml") from None
-    graph = nx.MultiDiGraph(raw) if not raw.is_multigraph() else raw
-    if not isinstance(graph, nx.MultiDiGraph):
-        graph = nx.MultiDiGraph(graph)
-    try:
-        for _, data in graph.nodes(data=True):
-            data["x"], data["y"] = float(data["x"]), float(data["y"])
-        for _, _, data in graph.edges(data=True):
-            data["length"] = float(data["length"])
-    except KeyError as err:
-        raise DataFileError(path, f"has nodes or edges without {err.args[0]!r}",
-                            fix="nodes need x/y and edges length (metres), as osmnx writes them"
-                            ) from None
+        raise DataFileError(path, "does not exist (expected a road network: GraphML or an "
+                                  "OpenStreetMap XML extract)",
+                            fix="save one with osmnx.save_graphml, or cut an .osm extract")
+    if name.endswith(".pbf"):
+        raise DataFileError(path, "is an OSM PBF file, which osmnx cannot read",
+                            fix="convert it to OSM XML offline, e.g. `osmium cat "
+                                f"{path.name} -o {path.name.removesuffix('.pbf')}`")
+    if name.endswith(OSM_XML_SUFFIXES):
+        graph = _read_osm_xml(path, bidirectional=bidirectional)
+    else:
+        graph = _read_graphml(path)
     if not graph.graph.get("crs"):
         raise DataFileError(path, "has no 'crs' graph attribute, so its x/y cannot be placed",
                             fix="save it with osmnx.save_graphml, which records the CRS")
@@ -229,6 +247,57 @@ def load_road_network(path: str | Path) -> nx.MultiDiGraph:
     graph.graph["crs"] = BNG
     log.info("road network %s: %d nodes, %d edges", path, graph.number_of_nodes(),
              graph.number_of_edges())
+    return graph
+
+
+def _read_graphml(path: Path) -> nx.MultiDiGraph:
+    try:
+        raw = nx.read_graphml(path)
+    except Exception as err:  # networkx raises several parser errors
+        raise DataFileError(path, f"is not a readable GraphML file ({err})",
+                            fix="save the network with osmnx.save_graphml, or name an "
+                                "OpenStreetMap extract .osm") from None
+    graph = nx.MultiDiGraph(raw) if not raw.is_multigraph() else raw
+    if not isinstance(graph, nx.MultiDiGraph):
+        graph = nx.MultiDiGraph(graph)
+    try:
+        for _, data in graph.nodes(data=True):
+            data["x"], data["y"] = float(data["x"]), float(data["y"])
+        for _, _, data in graph.edges(data=True):
+            data["length"] = float(data["length"])
+    except KeyError as err:
+        raise DataFileError(path, f"has nodes or edges without {err.args[0]!r}",
+                            fix="nodes need x/y and edges length (metres), as osmnx writes them"
+                            ) from None
+    return graph
+
+
+def _read_osm_xml(path: Path, *, bidirectional: bool) -> nx.MultiDiGraph:
+    try:
+        import osmnx as ox
+    except ImportError:
+        raise ImportError(f"reading the OpenStreetMap extract {path} needs osmnx: install "
+                          "the osm extra (pip install 'geointel[osm]'), or pass a GraphML "
+                          "network saved with osmnx elsewhere") from None
+    try:
+        raw = ox.graph_from_xml(path, bidirectional=bidirectional, simplify=False,
+                                retain_all=True)
+    except Exception as err:  # XML parser, empty graph and osmnx errors
+        raise DataFileError(path, f"is not a usable OpenStreetMap XML extract ({err})",
+                            fix="export OSM XML with highway ways (e.g. osmium, JOSM or "
+                                "an Overpass query saved as .osm)") from None
+    # osmnx turns every way into edges: keep the roads and paths only
+    roads = [(u, v, k) for u, v, k, tag in raw.edges(keys=True, data="highway") if tag]
+    if not roads:
+        raise DataFileError(path, "has no ways tagged highway, so no road network",
+                            fix="cut the extract to include the roads and paths")
+    graph = raw.edge_subgraph(roads).copy()
+    graph = ox.truncate.largest_component(graph, strongly=False)
+    graph = ox.simplify_graph(graph)
+    for _, data in graph.nodes(data=True):
+        data["x"], data["y"] = float(data["x"]), float(data["y"])
+    for _, _, data in graph.edges(data=True):
+        data["length"] = float(data["length"])
     return graph
 
 

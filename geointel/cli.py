@@ -720,8 +720,11 @@ def _add_access(sub: argparse._SubParsersAction) -> None:
                    help="walking speed for --walk-minutes (default 4.8 km/h)")
     p.add_argument("--detour", type=float, default=1.3,
                    help="route length / straight line (default 1.3)")
-    p.add_argument("--network", type=Path, metavar="GRAPHML",
-                   help="road network (osmnx GraphML) for network distances instead")
+    p.add_argument("--network", type=Path, metavar="FILE",
+                   help="road network for distances along it instead: GraphML (osmnx."
+                        "save_graphml) or an OpenStreetMap XML extract (.osm, .osm.xml, "
+                        ".osm.bz2/.gz; needs the osm extra); convert .osm.pbf first with "
+                        "`osmium cat x.osm.pbf -o x.osm`. One-way streets are walked both ways")
     p.add_argument("--police", type=Path, nargs="+", metavar="CSV",
                    help="police.uk street files or folders for the 'offences' need weight "
                         "(default: the synced police_uk; left out if there are none)")

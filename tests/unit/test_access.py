@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import geopandas as gpd
@@ -132,6 +133,96 @@ def test_load_road_network_explains_bad_files(tmp_path) -> None:
     nx.write_graphml(nocrs, tmp_path / "nocrs.graphml")
     with pytest.raises(DataFileError, match="crs"):
         access.load_road_network(tmp_path / "nocrs.graphml")
+
+
+#: A hand-written OpenStreetMap XML extract near Southend: an L-shaped street 1-2-3, a
+#: one-way street 3-4, a footpath 3-8 and a building outline (not a road).
+OSM_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="hand">
+  <node id="1" lat="51.5400" lon="0.7000"/>
+  <node id="2" lat="51.5400" lon="0.7100"/>
+  <node id="3" lat="51.5450" lon="0.7100"/>
+  <node id="4" lat="51.5450" lon="0.7200"/>
+  <node id="8" lat="51.5500" lon="0.7100"/>
+  <node id="5" lat="51.5300" lon="0.7000"/>
+  <node id="6" lat="51.5300" lon="0.7010"/>
+  <node id="7" lat="51.5310" lon="0.7010"/>
+  <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="residential"/></way>
+  <way id="11"><nd ref="3"/><nd ref="4"/><tag k="highway" v="residential"/>
+    <tag k="oneway" v="yes"/></way>
+  <way id="13"><nd ref="3"/><nd ref="8"/><tag k="highway" v="footway"/></way>
+  <way id="12"><nd ref="5"/><nd ref="6"/><nd ref="7"/><tag k="building" v="yes"/></way>
+</osm>
+"""
+
+
+def _osm_points(*lonlat: tuple[float, float]) -> gpd.GeoSeries:
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, 27700, always_xy=True).transform(*zip(*lonlat,
+                                                                             strict=True))
+    return pts(list(zip(x, y, strict=True)))
+
+
+def _geodesic(*lonlat: tuple[float, float]) -> float:
+    """Length of a polyline by the haversine formula on a sphere of radius 6,371,009 m,
+    the great-circle convention osmnx measures edge lengths with."""
+    total = 0.0
+    for (lon1, lat1), (lon2, lat2) in itertools.pairwise(lonlat):
+        p1, p2 = math.radians(lat1), math.radians(lat2)
+        h = (math.sin((p2 - p1) / 2) ** 2
+             + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+        total += 2 * 6_371_009 * math.asin(math.sqrt(h))
+    return total
+
+
+@pytest.mark.parametrize("suffix", [".osm", ".osm.xml", ".osm.bz2"])
+def test_load_road_network_from_an_openstreetmap_extract(tmp_path, suffix: str) -> None:
+    import bz2
+
+    pytest.importorskip("osmnx")
+    path = tmp_path / f"roads{suffix}"
+    data = OSM_XML.encode()
+    path.write_bytes(bz2.compress(data) if suffix.endswith(".bz2") else data)
+    g = access.load_road_network(path)
+    assert g.graph["crs"] == BNG
+    assert sorted(g.nodes) == [1, 3, 4, 8]  # bend 2 simplified away, building 5-7 dropped
+    home, clinic, path_end = _osm_points((0.700, 51.540), (0.720, 51.545), (0.710, 51.550))
+    d = access.distance_matrix(gpd.GeoSeries([home], crs=BNG),
+                               gpd.GeoSeries([clinic, path_end], crs=BNG), network=g)
+    # along the street 1-2-3 then 3-4, or 3-8: great-circle lengths (osmnx's metres)
+    street = _geodesic((0.700, 51.540), (0.710, 51.540), (0.710, 51.545))
+    assert d[0, 0] == pytest.approx(street + _geodesic((0.710, 51.545), (0.720, 51.545)),
+                                    rel=1e-9)
+    assert d[0, 1] == pytest.approx(street + _geodesic((0.710, 51.545), (0.710, 51.550)),
+                                    rel=1e-9)
+    # walking (bidirectional, the default) goes against the one-way street; driving not
+    back = access.distance_matrix(gpd.GeoSeries([clinic], crs=BNG),
+                                  gpd.GeoSeries([home], crs=BNG), network=g)
+    assert back[0, 0] == pytest.approx(d[0, 0], rel=1e-9)
+    driving = access.load_road_network(path, bidirectional=False)
+    assert math.isinf(access.distance_matrix(gpd.GeoSeries([clinic], crs=BNG),
+                                             gpd.GeoSeries([home], crs=BNG),
+                                             network=driving)[0, 0])
+
+
+def test_load_road_network_openstreetmap_errors(tmp_path, monkeypatch) -> None:
+    import sys
+
+    pytest.importorskip("osmnx")
+    (tmp_path / "area.osm.pbf").write_bytes(b"\x00\x00")
+    with pytest.raises(DataFileError, match=r"PBF.*osmium cat area\.osm\.pbf -o area\.osm`"):
+        access.load_road_network(tmp_path / "area.osm.pbf")
+    (tmp_path / "buildings.osm").write_text(OSM_XML.replace('k="highway"', 'k="landuse"'))
+    with pytest.raises(DataFileError, match="no ways tagged highway"):
+        access.load_road_network(tmp_path / "buildings.osm")
+    (tmp_path / "broken.osm").write_text("<osm><node id=")
+    with pytest.raises(DataFileError, match="not a usable OpenStreetMap XML"):
+        access.load_road_network(tmp_path / "broken.osm")
+    (tmp_path / "roads.osm").write_text(OSM_XML)
+    monkeypatch.setitem(sys.modules, "osmnx", None)  # as if osmnx were not installed
+    with pytest.raises(ImportError, match=r"geointel\[osm\]"):
+        access.load_road_network(tmp_path / "roads.osm")
 
 
 def test_nearest_service_by_kind_and_any() -> None:
