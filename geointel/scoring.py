@@ -33,12 +33,21 @@ Inputs are plain DataFrames so everything can be checked by hand:
   ``grading`` (3x5x2, e.g. ``"1A"``, ``"2-B-P"``) and ``date``.
 - **overrides** - ``line_id, item, value, by, at, reason``: the analyst's audit trail.
 - **activity** - one row per line and week: ``line_id``, ``week`` (any date in the week),
-  and measures ``deal_messages``, ``active_customers``, ``drug_offences`` (any present);
-  ``LinesResult.activity`` (``activity.csv`` of ``geointel lines``).
+  and measures ``deal_messages``, ``active_customers``, ``drug_offences`` (any present),
+  optionally ``days_covered`` (days of the week inside the records; weeks under 7 are left
+  out); ``LinesResult.activity`` (``activity.csv`` of ``geointel lines``).
+- **offences** - police.uk drug offences per month in a line's footprint and in the rest of
+  the area (:func:`footprint_offences` of the police.uk rows and ``footprints.csv``).
 - **disruption log** - ``line_id, date, action, outcome, grading (major|moderate|minor),
   closure_type (1|2|blank)``.
 - **line customers** - ``line_id, customer, week``: who each line served, for displacement
   (``LinesResult.line_customers``, ``line_customers.csv``).
+
+Tables written by ``geointel lines`` carry ``key_fingerprint``, the fingerprint of the
+pseudonymisation key; the readers and :func:`track` refuse them under another key
+(:func:`check_key`). The tracker's tests of change are :func:`comparison_test`,
+:func:`segmented_test` and :func:`offences_test` (see :data:`TRACKER_TEST` and
+``models/README.md``).
 
 Examples
 --------

@@ -88,7 +88,8 @@ class LinesResult:
     graph
         The operational network: lines, holders, runners, associates and customers.
     activity
-        Weekly demand per line: ``line_id, week, deal_messages, active_customers``.
+        Weekly demand per line: ``line_id, week, deal_messages, active_customers,
+        days_covered`` (days of the week inside the records).
     line_customers
         Who contacted each line in each week: ``line_id, customer, week`` (pseudonyms).
     carried

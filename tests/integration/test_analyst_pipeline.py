@@ -16,6 +16,7 @@ import io
 import json
 import re
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -285,3 +286,35 @@ def test_a_later_window_carries_the_line_ids_forward(chain, tmp_path):
     carried = pd.read_csv(tmp_path / "kept" / "carried.csv")
     assert set(carried["status"]) == {"carried"}
     assert set(pd.read_csv(tmp_path / "kept" / "activity.csv")["line_id"]) <= earlier
+
+
+def test_the_readme_chain_pastes_and_runs(tmp_path):
+    """The README's analyst chain, run as written by bash (a `# comment` before a trailing
+    backslash once swallowed the rest of the track command)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("The analyst's chain on the sample")
+    block = readme[readme.index("```sh\n", start) + 6:readme.index("```", readme.index(
+        "```sh\n", start) + 6)]
+    assert block.count("geointel ") >= 3 and "--offences" in block
+    bin_dir = Path(sys.executable).parent
+    if not (bin_dir / "geointel").exists() or not shutil.which("bash"):
+        pytest.skip("no geointel script beside this Python, or no bash")
+    if not (SAMPLES / "contacts.csv").is_file() or not KEY_FILE.is_file():
+        pytest.skip("the sample is not built (geointel sample build) or no key")
+    for name in ("data", "models"):
+        (tmp_path / name).symlink_to(PROJECT_ROOT / name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GEOINTEL_")}
+    env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+               PYTHONPATH=str(PROJECT_ROOT), GEOINTEL_KEY_FILE=str(KEY_FILE))
+    run = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (tmp_path / "out" / "lines" / "ranked.csv").is_file()
+    # the track command ran to the end: its last options (offences, national counts) worked
+    assert "drug_offences:" in run.stdout and "lines_closed: 0" in run.stdout
+    assert run.stdout.count("beyond_normal_variation: True") == 2
