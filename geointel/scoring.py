@@ -1664,12 +1664,15 @@ def check_key(frame: pd.DataFrame, key: bytes | None, *, what: str) -> pd.DataFr
 
 
 def _market_of(lines: pd.DataFrame | None, ids: tuple[str, ...]) -> set[str]:
-    """Lines sharing a tracked line's (non-blank) importer authority: the same market."""
+    """Lines sharing a tracked line's importer authority: the same market (a blank authority,
+    or one outside the LSOAs given, names no market)."""
+    from geointel.network.footprint import OUTSIDE
+
     if lines is None or "importer_la" not in lines.columns:
         return set()
     la = dict(zip(lines["line_id"].astype(str), lines["importer_la"].fillna("").astype(str),
                   strict=True))
-    markets = {la[i] for i in ids if la.get(i)}
+    markets = {la[i] for i in ids if la.get(i) and la[i] != OUTSIDE}
     return {line for line, m in la.items() if m in markets}
 
 
@@ -1767,7 +1770,8 @@ def track(activity: pd.DataFrame, *, line_id: str | Sequence[str], action_date: 
               .reindex(grid, fill_value=0.0))
     weekly = series.loc[before.append(after)].rename_axis("week").reset_index()
     weekly.insert(1, "period", ["before"] * len(before) + ["after"] * len(after))
-    skip = set(ids) | {str(x) for x in exclude} | _market_of(lines, ids)
+    excluded = (exclude,) if isinstance(exclude, str) else tuple(exclude)
+    skip = set(ids) | {str(x) for x in excluded} | _market_of(lines, ids)
     pool = sorted(set(frame["line_id"]) - skip)
     rows = []
     for m in measures:

@@ -205,8 +205,12 @@ def test_lines_in_the_same_market_and_excluded_lines_are_not_compared_with():
     assert result.comparison == ("L3", "L4")  # L2 sells in L1's authority
     assert (result.measures["method"] == "segmented").all()
     result = track(_activity(), line_id="L2", action_date="2024-01-31", weeks=4,
-                   exclude=["L3"])
+                   exclude="L3")
     assert result.comparison == ("L1", "L4")
+    # selling outside the boundaries given is no market: such lines stay comparable
+    outside = lines.assign(importer_la=["outside the supplied areas"] * 2 + ["E06000033", ""])
+    result = track(_activity(), line_id="L1", action_date="2024-01-31", weeks=4, lines=outside)
+    assert result.comparison == ("L2", "L3", "L4")
 
 
 def test_a_week_the_records_cover_in_part_is_left_out():
