@@ -202,7 +202,6 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
 def _run_score(args: argparse.Namespace, settings: Settings) -> Summary:
     from geointel.errors import DataFileError
     from geointel.io.contacts import read_intel
-    from geointel.privacy import load_key
     from geointel.scoring import (
         load_scheme,
         missing_evidence,
@@ -213,10 +212,10 @@ def _run_score(args: argparse.Namespace, settings: Settings) -> Summary:
     )
 
     scheme = load_scheme(args.scheme)
-    lines = read_lines(args.lines)
+    key = _current_key(settings, args.lines, needed=args.intel is not None)
+    lines = read_lines(args.lines, key=key)
     table = lines.data.drop(columns=["_file", "_line"])
-    intel = read_intel(args.intel, key=load_key(settings.resolved_key_file())) \
-        if args.intel else None
+    intel = read_intel(args.intel, key=key) if args.intel and key is not None else None
     if intel is not None:
         table = without_intel(table)
     absent = [c for c in missing_evidence(list(table.columns), scheme)
@@ -244,6 +243,12 @@ def _run_score(args: argparse.Namespace, settings: Settings) -> Summary:
             audit_path = args.out.with_name(args.out.stem + "_overrides.csv")
             ranked.audit.to_csv(audit_path, index=False)
             summary["overrides_applied"] = str(audit_path)
+    # The one place overrides applied from the command line are known: each in-force one as
+    # the audit log's ``override`` event (line, item, old, new, reason, by, at). The CLI's
+    # audit logging (sign-in-free, the OS user) records these events here when it lands.
+    events = ranked.override_events()
+    if events:
+        summary["override_events"] = events
     summary["marking"] = settings.marking_police
     return {**summary, **ranked.summary()}
 
@@ -272,12 +277,21 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
                    help="disruption log CSV, for national counts; lines named by line_id, or "
                         "by number in a 'line' column (pseudonymised and mapped to detected "
                         "lines through --lines)")
+    p.add_argument("--offences", type=Path, nargs="*", metavar="CSV",
+                   help="drug offences in the line's footprint, monthly (police.uk publishes "
+                        "months): police.uk street files or folders; the option alone uses "
+                        "the synced police_uk folder. Needs --footprints")
+    p.add_argument("--footprints", type=Path, metavar="CSV",
+                   help="footprints.csv of `geointel lines` (default: beside --activity)")
+    p.add_argument("--exclude", action="append", default=[], metavar="LINE",
+                   help="a line not to compare with (e.g. disrupted in the same weeks); "
+                        "repeatable. Lines selling in the tracked line's authority are left "
+                        "out of the comparison automatically when --lines gives importer_la")
     p.set_defaults(func=_run_track)
 
 
 def _run_track(args: argparse.Namespace, settings: Settings) -> Summary:
     from geointel.errors import ValidationError
-    from geointel.privacy import load_key
     from geointel.scoring import (
         DEFAULT_SCHEME,
         displacement,
@@ -294,15 +308,24 @@ def _run_track(args: argparse.Namespace, settings: Settings) -> Summary:
     if args.scheme is not None and args.lines is None:
         raise ValidationError("track: --scheme needs --lines (risk before/after scores the "
                               "lines' evidence); give --lines too or leave out --scheme")
-    activity = read_activity(args.activity)
-    lines = read_lines(args.lines).data.drop(columns=["_file", "_line"]) if args.lines else None
+    footprints_path = None
+    if args.offences is not None:
+        footprints_path = args.footprints or args.activity.with_name("footprints.csv")
+    key = _current_key(settings, args.activity, args.lines, footprints_path,
+                       needed=bool(args.customers or (args.disruptions and args.lines)))
+    activity = read_activity(args.activity, key=key)
+    lines = (read_lines(args.lines, key=key).data.drop(columns=["_file", "_line"])
+             if args.lines else None)
     scheme = load_scheme(args.scheme or DEFAULT_SCHEME) if lines is not None else None
+    offences = None
+    if footprints_path is not None:
+        offences = _footprint_offences(args, settings, footprints_path, key)
     result = track(activity.data, line_id=args.line, action_date=args.action_date,
-                   weeks=args.weeks, alpha=args.alpha, lines=lines, scheme=scheme)
+                   weeks=args.weeks, alpha=args.alpha, lines=lines, scheme=scheme,
+                   exclude=args.exclude, offences=offences)
     summary: Summary = {"activity": activity.summary(), **result.summary()}
-    if args.customers:
-        customers = read_line_customers(args.customers,
-                                        key=load_key(settings.resolved_key_file()))
+    if args.customers and key is not None:
+        customers = read_line_customers(args.customers, key=key)
         moved = displacement(customers.data, line_id=args.line[0],
                              action_date=args.action_date, weeks=args.weeks)
         summary["displacement"] = [
@@ -311,13 +334,32 @@ def _run_track(args: argparse.Namespace, settings: Settings) -> Summary:
             for rec in moved.to_dict("records")]
     if args.disruptions:
         line_of = line_of_handsets(lines) if lines is not None else None
-        key = load_key(settings.resolved_key_file()) if line_of is not None else None
-        log_ = read_disruption_log(args.disruptions, key=key, line_of=line_of)
+        log_ = read_disruption_log(args.disruptions, key=key if line_of is not None else None,
+                                   line_of=line_of)
         summary["disruption_log"] = log_.summary()
         summary["national_counts"] = national_counts(log_.data)
         summary["disruptions_per_line"] = {
             str(k): int(v) for k, v in log_.data["line_id"].value_counts().sort_index().items()}
     return summary
+
+
+def _footprint_offences(args: argparse.Namespace, settings: Settings, path: Path,
+                        key: bytes | None) -> Any:
+    """Monthly police.uk drug offences in the tracked lines' footprint and in the rest."""
+    from geointel.errors import DataFileError
+    from geointel.io.police_uk import read_police_uk
+    from geointel.scoring import check_key, footprint_offences
+
+    if not path.is_file():
+        raise DataFileError(path, "does not exist (the lines' footprints, for drug offences)",
+                            fix="run `geointel lines` with LSOA boundaries (the synced ones "
+                                "are used by default) or pass --footprints")
+    import pandas as pd
+
+    footprints = check_key(pd.read_csv(path, dtype={"lsoa": str}), key, what=str(path))
+    police = read_police_uk(_police_paths(args.offences, settings))
+    log.info("police.uk: %d rows read, %d accepted", police.rows_read, police.rows_accepted)
+    return footprint_offences(police.data, footprints, line_id=args.line)
 
 
 # --- site ------------------------------------------------------------------------------
@@ -482,12 +524,42 @@ def _add_lines(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--contacts", type=Path, nargs="+", required=True,
                    help="contact record files (CSV or Parquet)")
     p.add_argument("--intel", type=Path, help="line intelligence register (CSV)")
-    p.add_argument("--boundaries", type=Path, nargs="*", default=[],
-                   help="LSOA boundary files for footprints (GeoJSON/GeoPackage)")
+    p.add_argument("--boundaries", type=Path, nargs="*",
+                   help="LSOA boundary files for footprints (GeoJSON/GeoPackage; default: the "
+                        "synced LSOA boundaries in the data directory, if any; give the option "
+                        "with no file for no footprints)")
     p.add_argument("--out", type=Path, default=Path("lines_out"), help="output directory")
     p.add_argument("--method", choices=("score", "model"), default="score",
                    help="deal-line detection: transparent score or the trained classifier")
+    p.add_argument("--previous", type=Path, metavar="CSV",
+                   help="lines.csv of an earlier run: a chain sharing handsets with a previous "
+                        "line keeps its id (carried forward), so disruption logs, overrides "
+                        "and tracking keyed by line id stay valid; writes carried.csv")
     p.set_defaults(func=_run_lines)
+
+
+def _current_key(settings: Settings, *paths: Path | None, needed: bool = False
+                 ) -> bytes | None:
+    """The pseudonymisation key, loaded when ``needed`` or when any of ``paths`` carries a key
+    fingerprint (a table written by ``geointel lines``), so that such tables are checked
+    against it; ``None`` otherwise (nothing pseudonymised is combined)."""
+    from geointel.privacy import load_key
+    from geointel.scoring import carried_fingerprint
+
+    if needed or any(p is not None and carried_fingerprint(p) for p in paths):
+        return load_key(settings.resolved_key_file())
+    return None
+
+
+def _lsoa_boundaries(given: list[Path] | None, settings: Settings) -> list[Path]:
+    """The boundary files named, else the synced LSOA boundaries of the data dir (if any)."""
+    if given is not None:
+        return given
+    found = sorted((settings.data_dir / "boundaries" / "lsoa11").glob("*.geojson"))
+    if found:
+        log.info("footprints on the synced LSOA boundaries: %s",
+                 ", ".join(p.name for p in found))
+    return found
 
 
 def _run_lines(args: argparse.Namespace, settings: Settings) -> Summary:
@@ -496,26 +568,34 @@ def _run_lines(args: argparse.Namespace, settings: Settings) -> Summary:
     from geointel.io.contacts import read_contacts, read_intel
     from geointel.network.export import write_outputs
     from geointel.network.pipeline import analyse_lines
-    from geointel.privacy import load_key
+    from geointel.privacy import key_fingerprint, load_key
+    from geointel.scoring import read_lines
 
     key = load_key(settings.resolved_key_file())
+    previous = read_lines(args.previous, key=key) if args.previous else None
     with progress_bar("lines") as progress:
         contacts = read_contacts(args.contacts, key=key, progress=progress)
         intel = read_intel(args.intel, key=key) if args.intel else None
         lsoas = None
-        if args.boundaries:
+        boundaries = _lsoa_boundaries(args.boundaries, settings)
+        if boundaries:
             from geointel.io.boundaries import read_boundaries
 
-            parts = [read_boundaries(b).data for b in args.boundaries]
+            parts = [read_boundaries(b).data for b in boundaries]
             lsoas = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         result = analyse_lines(contacts.data, intel=intel.data if intel else None,
                                lsoas=lsoas, method=args.method, seed=settings.seed,
+                               previous=previous.data if previous is not None else None,
                                progress=progress)
-    paths = write_outputs(result, args.out, marking=settings.marking_police,
-                          role=CLI_ROLES["lines"])
+    paths = write_outputs(result, args.out, key_fingerprint=key_fingerprint(key),
+                          marking=settings.marking_police, role=CLI_ROLES["lines"])
     summary: Summary = {"contacts": contacts.summary()}
     if intel is not None:
         summary["intel"] = intel.summary()
+    if previous is not None:
+        summary["previous"] = previous.summary()
+    summary["key_fingerprint"] = key_fingerprint(key)
+    summary["boundaries"] = [str(b) for b in boundaries]
     summary.update(result.summary())
     summary["outputs"] = {name: str(path) for name, path in paths.items()}
     return summary

@@ -33,12 +33,21 @@ Inputs are plain DataFrames so everything can be checked by hand:
   ``grading`` (3x5x2, e.g. ``"1A"``, ``"2-B-P"``) and ``date``.
 - **overrides** - ``line_id, item, value, by, at, reason``: the analyst's audit trail.
 - **activity** - one row per line and week: ``line_id``, ``week`` (any date in the week),
-  and measures ``deal_messages``, ``active_customers``, ``drug_offences`` (any present);
-  ``LinesResult.activity`` (``activity.csv`` of ``geointel lines``).
+  and measures ``deal_messages``, ``active_customers``, ``drug_offences`` (any present),
+  optionally ``days_covered`` (days of the week inside the records; weeks under 7 are left
+  out); ``LinesResult.activity`` (``activity.csv`` of ``geointel lines``).
+- **offences** - police.uk drug offences per month in a line's footprint and in the rest of
+  the area (:func:`footprint_offences` of the police.uk rows and ``footprints.csv``).
 - **disruption log** - ``line_id, date, action, outcome, grading (major|moderate|minor),
   closure_type (1|2|blank)``.
 - **line customers** - ``line_id, customer, week``: who each line served, for displacement
   (``LinesResult.line_customers``, ``line_customers.csv``).
+
+Tables written by ``geointel lines`` carry ``key_fingerprint``, the fingerprint of the
+pseudonymisation key; the readers and :func:`track` refuse them under another key
+(:func:`check_key`). The tracker's tests of change are :func:`comparison_test`,
+:func:`segmented_test` and :func:`offences_test` (see :data:`TRACKER_TEST` and
+``models/README.md``).
 
 Examples
 --------
@@ -83,8 +92,17 @@ NETWORK_EVIDENCE = ("customers", "messages", "runners", "reach_km")
 INTEL_EVIDENCE = ("weapons", "violence", "cuckooed_addresses", "exploited_children",
                   "vulnerable_adults")
 INTEL_COUNTS = ("intel_reports", "intel_corroborated")
+#: Evidence columns a scheme may name: the network evidence and intelligence sums of
+#: ``geointel lines`` and ``evidence_from_intel``, and the lines table's own counts. A scheme
+#: reading other columns declares them under ``custom_evidence`` (so a typo is refused).
+KNOWN_EVIDENCE = (*NETWORK_EVIDENCE, *INTEL_EVIDENCE, "seizures", "intel_records",
+                  *INTEL_COUNTS, "customers_total", "n_handsets")
 MEASURES = ("deal_messages", "active_customers", "drug_offences")
 GRADINGS = ("major", "moderate", "minor")
+#: Column of the tables ``geointel lines`` writes: the fingerprint of the pseudonymisation key.
+FINGERPRINT_COLUMN = "key_fingerprint"
+#: Column of the weekly activity: days of the week inside the records' span (7 = full week).
+COVERAGE_COLUMN = "days_covered"
 OVERRIDE_COLUMNS = ["line_id", "item", "value", "by", "at", "reason"]
 DISRUPTION_COLUMNS = ["line_id", "date", "action", "outcome", "grading", "closure_type"]
 BASES = ("default", "evidence", "analyst", "override")
@@ -182,6 +200,7 @@ class Scheme:
     draws: int
     interval: float
     source: str = ""
+    custom_evidence: tuple[str, ...] = ()
 
     def _table(self, item: str) -> tuple[Level, ...]:
         if item in ("scope", "vulnerability", "likelihood"):
@@ -336,8 +355,8 @@ def _weighted(p: _Problems, table: Mapping[str, Any], path: str, keys: Sequence[
     return tuple(out)
 
 
-def _rules(p: _Problems, table: Any, levels: Mapping[str, tuple[int, ...]]
-           ) -> tuple[tuple[str, tuple[Rule, ...]], ...]:
+def _rules(p: _Problems, table: Any, levels: Mapping[str, tuple[int, ...]],
+           known: Sequence[str]) -> tuple[tuple[str, tuple[Rule, ...]], ...]:
     if table is None:
         return ()
     if not isinstance(table, Mapping):
@@ -363,6 +382,11 @@ def _rules(p: _Problems, table: Any, levels: Mapping[str, tuple[int, ...]]
                 p.add(f"{at}.evidence", f"is not a column name (got {evidence!r})",
                       "name the evidence column, e.g. weapons")
                 continue
+            if evidence not in known:
+                p.add(f"{at}.evidence", f"{evidence!r} is not an evidence column",
+                      f"use one of {', '.join(known)}, or declare your own column under "
+                      "custom_evidence")
+                continue
             if (not isinstance(thresholds, list) or not thresholds
                     or not all(_is_number(t) for t in thresholds)):
                 p.add(f"{at}.thresholds", f"is not a list of numbers (got {thresholds!r})",
@@ -385,7 +409,7 @@ def _rules(p: _Problems, table: Any, levels: Mapping[str, tuple[int, ...]]
 
 _KEYS = ("format", "name", "version", "label", "notes", "scale", "harm", "scope",
          "vulnerability", "likelihood", "combination", "position", "priority_bands",
-         "confidence", "defaults", "suggestions", "monte_carlo")
+         "confidence", "defaults", "custom_evidence", "suggestions", "monte_carlo")
 
 
 def validate_scheme(data: Any, *, source: str = "<scheme>") -> Scheme:
@@ -470,7 +494,23 @@ def validate_scheme(data: Any, *, source: str = "<scheme>") -> Scheme:
     for key in defaults_table:
         if key not in ITEMS:
             p.add(f"defaults.{key}", "is not a scoring item", f"use one of: {', '.join(ITEMS)}")
-    suggestions = _rules(p, data.get("suggestions"), levels)
+    custom = data.get("custom_evidence", [])
+    if not isinstance(custom, list) or not all(
+            isinstance(c, str) and c.isidentifier() for c in custom):
+        p.add("custom_evidence", f"is not a list of column names (got {custom!r})",
+              "write custom_evidence: [firearms_discharges] for your own evidence columns")
+        custom = []
+    clash = sorted(set(custom) & set(KNOWN_EVIDENCE))
+    if clash:
+        p.add("custom_evidence", f"repeats known evidence column(s) {', '.join(clash)}",
+              "list only columns geointel does not already know")
+    known = (*KNOWN_EVIDENCE, *custom)
+    for column in network:
+        if column not in known:
+            p.add("confidence.network_evidence", f"{column!r} is not an evidence column",
+                  f"use columns of {', '.join(NETWORK_EVIDENCE)} or declare it under "
+                  "custom_evidence")
+    suggestions = _rules(p, data.get("suggestions"), levels, known)
     mc = data.get("monte_carlo", {"draws": 1000, "interval": 0.9})
     draws, interval = 1000, 0.9
     if not isinstance(mc, Mapping):
@@ -491,7 +531,7 @@ def validate_scheme(data: Any, *, source: str = "<scheme>") -> Scheme:
         factor_range=factor, bands=bands, network_evidence=network,
         corroborating_sources=sources, corroborating_assessments=assessments, grades=grades,
         defaults=tuple(defaults), suggestions=suggestions, draws=int(draws),
-        interval=float(interval), source=source)
+        interval=float(interval), source=source, custom_evidence=tuple(custom))
 
 
 def _bands(p: _Problems, table: Any) -> tuple[Band, ...]:
@@ -881,6 +921,26 @@ class ScoredLines:
     scheme: Scheme
     missing_evidence: tuple[str, ...] = ()
 
+    def override_events(self) -> list[dict[str, Any]]:
+        """Each override applied, as the audit log's ``override`` event details.
+
+        One dict per row of ``audit``: ``line``, ``item``, ``old`` (the score before it),
+        ``new``, ``reason``, ``by``, ``at`` (ISO 8601), ``in_force`` - what
+        :func:`geointel.audit.record` takes for an ``override`` event.
+
+        >>> s = load_scheme()
+        >>> trail = add_override(None, line_id="A", item="physical", value=4, by="DC Smith",
+        ...                      reason="stabbing", scheme=s, at=datetime(2024, 5, 4))
+        >>> scored = score_lines(pd.DataFrame({"line_id": ["A"]}), s, overrides=trail)
+        >>> e = scored.override_events()[0]
+        >>> e["line"], e["old"], e["new"], e["at"]
+        ('A', 0, 4, '2024-05-04T00:00:00+00:00')
+        """
+        return [{"line": str(r["line_id"]), "item": str(r["item"]), "old": int(r["previous"]),
+                 "new": int(r["value"]), "reason": str(r["reason"]), "by": str(r["by"]),
+                 "at": pd.Timestamp(r["at"]).isoformat(), "in_force": bool(r["in_force"])}
+                for r in self.audit.to_dict("records")]
+
     def summary(self, *, top: int = 5) -> dict[str, Any]:
         """Counts and the top lines, for the CLI's ``--json``."""
         bands = self.table["band"].value_counts()
@@ -1222,59 +1282,242 @@ def _week_start(when: pd.Series) -> pd.Series:
 # --- the Fortress-style tracker -----------------------------------------------------------
 
 TRACKER_TEST = (
-    "exact conditional Poisson rate-ratio test, two-sided: under no change the after-period "
-    "count given the total is binomial with p = weeks after / all weeks; counts are first "
-    "divided by the quasi-Poisson dispersion of the weekly counts (Pearson chi-square / df "
-    "around each period's mean) when it exceeds 1. Beyond normal variation when p < alpha")
+    "only weeks fully covered by the records count. Each weekly measure is tested by "
+    "comparison when at least 3 comparison lines (other lines outside the tracked lines' "
+    "market, active before and after) exist: the line's log rate ratio (after/before) against "
+    "theirs over the same weeks (difference in differences on period totals), variance = its "
+    "quasi-Poisson sampling variance + the between-line variance of changes + the variance of "
+    "the comparison mean, two-sided t with Welch-Satterthwaite df; otherwise by an "
+    "interrupted time series: quasi-Poisson regression on a linear trend and a step at the "
+    "action, the step tested by a quasi-likelihood F test. Drug offences (police.uk, monthly): "
+    "the footprint's whole months before/after against the rest of the area, Fisher's exact "
+    "test. Beyond normal variation when p < alpha")
+#: Fewest comparison lines for the comparison test (fewer: the interrupted time series).
+MIN_COMPARISON = 3
+#: Days a week must have inside the records to count (``days_covered`` of the activity).
+FULL_WEEK = 7
 
 
 @dataclass(frozen=True)
-class RateTest:
-    """Before/after comparison of weekly counts (see :func:`rate_ratio_test`)."""
+class ChangeTest:
+    """A before/after change of one measure tested against normal variation.
 
-    before_total: float
-    after_total: float
-    weeks_before: int
-    weeks_after: int
-    rate_before: float
-    rate_after: float
-    rate_ratio: float
-    dispersion: float
+    Attributes
+    ----------
+    method
+        ``"comparison"`` (:func:`comparison_test`), ``"segmented"``
+        (:func:`segmented_test`) or ``"area comparison"`` (:func:`offences_test`).
+    effect_ratio
+        The change tested, as a ratio (1 = no change): relative to the comparison lines'
+        change, to the pre-action trend, or to the rest of the area.
+    statistic, df
+        The test statistic (t, F or the odds ratio) and its degrees of freedom (``inf``:
+        normal; ``nan``: an exact test).
+    p_value
+        Two-sided.
+    dispersion
+        Quasi-Poisson dispersion of the tracked weekly counts (at least 1).
+    comparison_lines
+        Lines compared with (0 unless ``method="comparison"``).
+    heterogeneity
+        Between-line variance of the comparison lines' log changes (``nan`` otherwise).
+    """
+
+    method: str
+    effect_ratio: float
+    statistic: float
+    df: float
     p_value: float
+    dispersion: float = 1.0
+    comparison_lines: int = 0
+    heterogeneity: float = math.nan
 
 
-def rate_ratio_test(before: Sequence[float] | np.ndarray,
-                    after: Sequence[float] | np.ndarray) -> RateTest:
-    """Exact conditional Poisson rate-ratio test of weekly counts, overdispersion-corrected.
+def _counts(values: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
+    out = np.asarray(values, dtype=float)
+    if out.ndim != 1 or not np.isfinite(out).all() or (out < 0).any():
+        raise ValidationError(f"{what}: give non-negative weekly counts")
+    return out
 
-    Under "no change" the after-period total given the grand total is binomial with
-    ``p = weeks_after / (weeks_before + weeks_after)``; the p-value is the two-sided exact
-    binomial test. If the weekly counts vary more than Poisson (dispersion =
-    Pearson chi-square around each period's mean / (weeks - 2) > 1), both totals are divided
-    by it (quasi-Poisson) and rounded before testing.
+
+def period_dispersion(before: Sequence[float] | np.ndarray,
+                      after: Sequence[float] | np.ndarray) -> float:
+    """Quasi-Poisson dispersion of weekly counts around each period's own mean (at least 1).
+
+    Pearson chi-square around the before mean and around the after mean, over
+    ``weeks - 2`` degrees of freedom; 1 when there are no spare degrees of freedom.
+
+    >>> period_dispersion([5, 15, 5, 15], [2, 2, 2, 2])  # 4 * 25 / 10 = 10 over 6 df
+    1.6666666666666667
+    """
+    b, a = _counts(before, "before"), _counts(after, "after")
+    pearson = sum(float(((g - g.mean()) ** 2).sum() / g.mean()) for g in (b, a)
+                  if len(g) and g.mean() > 0)
+    df = len(b) + len(a) - 2
+    return max(1.0, pearson / df) if df > 0 else 1.0
+
+
+def _log_change(before: np.ndarray, after: np.ndarray) -> tuple[float, float, float]:
+    """Log rate ratio (0.5 added to each total), its quasi-Poisson variance, dispersion."""
+    phi = period_dispersion(before, after)
+    xb, xa = float(before.sum()) + 0.5, float(after.sum()) + 0.5
+    return math.log(xa / len(after)) - math.log(xb / len(before)), phi * (1 / xb + 1 / xa), phi
+
+
+def comparison_test(before: Sequence[float] | np.ndarray, after: Sequence[float] | np.ndarray,
+                    comparison: Sequence[tuple[Sequence[float] | np.ndarray,
+                                               Sequence[float] | np.ndarray]]) -> ChangeTest:
+    """Test a line's change against the changes of comparison lines over the same weeks.
+
+    A difference in differences on period totals, which is robust to drift shared by the
+    lines and to serial correlation (Bertrand, Duflo & Mullainathan 2004). For each line,
+    ``r = log((after total + 0.5) / weeks after) - log((before total + 0.5) / weeks
+    before)`` with sampling variance ``v = phi * (1 / (before total + 0.5) + 1 / (after
+    total + 0.5))`` (``phi``: :func:`period_dispersion`). Lines also drift apart on their
+    own; that between-line variance is ``tau2 = max(0, s2 - mean v)`` over the ``k``
+    comparison lines (``s2``: sample variance of their ``r``; method of moments). Then::
+
+        t   = (r_line - mean r_comparison) / sqrt(V)
+        V   = v_line + tau2 + (tau2 + mean v_comparison) / k
+        df  = V**2 / ((1 + 1/k) * s2)**2 * (k - 1)   (Welch-Satterthwaite; inf if tau2 = 0)
+
+    and the p-value is two-sided. ``effect_ratio = exp(r_line - mean r_comparison)``.
 
     Examples
     --------
-    >>> t = rate_ratio_test([10, 10, 10, 10], [2, 2, 2, 2])
-    >>> t.rate_ratio, t.dispersion, round(t.p_value, 8)  # 2 * P(Bin(48, 0.5) <= 8)
-    (0.2, 1.0, 3.31e-06)
+    >>> t = comparison_test([100, 100], [50, 50], [([100, 100], [100, 100])] * 3)
+    >>> round(t.effect_ratio, 4), t.df, t.comparison_lines, t.p_value < 1e-6
+    (0.5012, inf, 3, True)
+    """
+    b, a = _counts(before, "before"), _counts(after, "after")
+    if len(b) < 1 or len(a) < 1:
+        raise ValidationError("comparison_test: need at least one week before and one after")
+    if len(comparison) < 2:
+        raise ValidationError("comparison_test: need at least 2 comparison lines")
+    r_line, v_line, phi = _log_change(b, a)
+    changes = np.array([_log_change(_counts(cb, "comparison before"),
+                                    _counts(ca, "comparison after"))[:2]
+                        for cb, ca in comparison])
+    r, v = changes[:, 0], changes[:, 1]
+    k = len(r)
+    s2 = float(r.var(ddof=1))
+    tau2 = max(0.0, s2 - float(v.mean()))
+    var = v_line + tau2 + (tau2 + float(v.mean())) / k
+    diff = r_line - float(r.mean())
+    t = diff / math.sqrt(var)
+    df = var**2 / (((1 + 1 / k) * s2) ** 2 / (k - 1)) if tau2 > 0 else math.inf
+    from scipy import stats
+
+    p = float(2 * stats.t.sf(abs(t), df))
+    return ChangeTest("comparison", math.exp(diff), t, df, p, phi, k, tau2)
+
+
+def _poisson_fit(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Poisson regression by iteratively reweighted least squares: (coefficients, means)."""
+    mu = y + 0.5
+    beta = np.linalg.lstsq(X * np.sqrt(mu)[:, None], np.log(mu) * np.sqrt(mu), rcond=None)[0]
+    for _ in range(100):
+        eta = np.clip(X @ beta, -700, 700)
+        mu = np.exp(eta)
+        z = eta + (y - mu) / mu
+        w = np.sqrt(mu)
+        new = np.linalg.lstsq(X * w[:, None], z * w, rcond=None)[0]
+        if np.max(np.abs(new - beta)) < 1e-10:
+            beta = new
+            break
+        beta = new
+    return beta, np.exp(np.clip(X @ beta, -700, 700))
+
+
+def _deviance(y: np.ndarray, mu: np.ndarray) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(y > 0, y * np.log(y / mu), 0.0)
+    return float(2 * (term - (y - mu)).sum())
+
+
+def segmented_test(before: Sequence[float] | np.ndarray, after: Sequence[float] | np.ndarray,
+                   *, gap: int = 0) -> ChangeTest:
+    """Interrupted time series: the step at the action beyond the pre-existing trend.
+
+    Weekly counts are fitted by Poisson regression on ``log mu = b0 + b1 * week + b2 *
+    after`` (segmented regression with a trend; Bernal, Cummins & Gasparrini 2017). The
+    step ``b2`` is tested by a quasi-likelihood ratio test: ``F = (D0 - D1) / phi`` on 1 and
+    ``n - 3`` degrees of freedom, ``D0``/``D1`` the deviances without/with the step and
+    ``phi = max(1, Pearson chi-square / (n - 3))`` of the full model. A series that falls
+    to zero after the action (or starts from zero) is handled exactly: its zero segment is
+    fitted by a zero mean. ``effect_ratio = exp(b2)``.
+
+    Parameters
+    ----------
+    before, after
+        Weekly counts in time order; at least 4 weeks in all.
+    gap
+        Weeks between the last before-week and the first after-week left out (the week of
+        an action taken mid-week).
+
+    Examples
+    --------
+    >>> t = segmented_test([10, 10], [40, 40])  # no trend; a fourfold step; exact fit
+    >>> round(t.effect_ratio, 6), t.df, t.dispersion
+    (4.0, 1.0, 1.0)
+    """
+    b, a = _counts(before, "before"), _counts(after, "after")
+    n = len(b) + len(a)
+    if len(b) < 1 or len(a) < 1 or n < 4:
+        raise ValidationError(f"segmented_test: {len(b)} week(s) before and {len(a)} after; "
+                              "need at least 4 weeks with one on each side")
+    y = np.concatenate([b, a])
+    week = np.concatenate([np.arange(len(b)), len(b) + gap + np.arange(len(a))]).astype(float)
+    week = (week - week.mean()) / max(float(np.ptp(week)), 1.0)
+    step = np.r_[np.zeros(len(b)), np.ones(len(a))]
+    X0 = np.column_stack([np.ones(n), week])
+    _, mu0 = _poisson_fit(X0, y)
+    d0 = _deviance(y, mu0)
+    df = n - 3
+    if b.sum() == 0 and a.sum() == 0:
+        return ChangeTest("segmented", math.nan, 0.0, float(df), 1.0)
+    mu1 = np.zeros(n)
+    zero = (step == 1) if a.sum() == 0 else (step == 0) if b.sum() == 0 else None
+    if zero is None:
+        beta, mu1 = _poisson_fit(np.column_stack([X0, step]), y)
+        ratio = math.exp(float(beta[2]))
+    else:  # the step takes one segment to zero: fit the other segment on its own
+        keep = ~zero
+        _, mu1[keep] = _poisson_fit(X0[keep], y[keep])
+        ratio = 0.0 if a.sum() == 0 else math.inf
+    d1 = _deviance(y, mu1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pearson = float(np.where(mu1 > 0, (y - mu1) ** 2 / mu1, 0.0).sum())
+    phi = max(1.0, pearson / df)
+    f = max(0.0, d0 - d1) / phi
+    from scipy import stats
+
+    return ChangeTest("segmented", ratio, f, float(df), float(stats.f.sf(f, 1, df)), phi)
+
+
+def offences_test(footprint_before: int, footprint_after: int, rest_before: int,
+                  rest_after: int) -> ChangeTest:
+    """Drug offences in a footprint before/after against the rest of the area.
+
+    Fisher's exact test of the 2x2 table (footprint, rest) x (before, after): is the
+    footprint's share of the area's offences different after the action? police.uk counts
+    are monthly, so only a few months enter and month-to-month over-dispersion is not
+    modelled: read it as indicative. ``effect_ratio`` = the footprint's after/before ratio
+    over the rest's (``nan`` when a count is zero).
+
+    >>> t = offences_test(30, 10, 300, 300)
+    >>> round(t.effect_ratio, 3), t.p_value < 0.01
+    (0.333, True)
     """
     from scipy import stats
 
-    b = np.asarray(before, dtype=float)
-    a = np.asarray(after, dtype=float)
-    if len(b) < 1 or len(a) < 1:
-        raise ValidationError("rate_ratio_test: need at least one week before and one after")
-    xb, xa = float(b.sum()), float(a.sum())
-    pearson = sum(float(((g - g.mean()) ** 2).sum() / g.mean()) for g in (b, a) if g.mean() > 0)
-    df = len(b) + len(a) - 2
-    dispersion = max(1.0, pearson / df) if df > 0 else 1.0
-    kb, ka = round(xb / dispersion), round(xa / dispersion)
-    p = (float(stats.binomtest(ka, kb + ka, len(a) / (len(a) + len(b))).pvalue)
-         if kb + ka > 0 else 1.0)
-    rb, ra = xb / len(b), xa / len(a)
-    ratio = ra / rb if rb > 0 else (math.inf if ra > 0 else math.nan)
-    return RateTest(xb, xa, len(b), len(a), rb, ra, ratio, dispersion, p)
+    table = [[int(footprint_before), int(footprint_after)], [int(rest_before), int(rest_after)]]
+    if min(min(row) for row in table) < 0:
+        raise ValidationError("offences_test: counts must be non-negative")
+    odds, p = stats.fisher_exact(table)
+    ratio = ((footprint_after / footprint_before) / (rest_after / rest_before)
+             if footprint_before and rest_before and rest_after else math.nan)
+    return ChangeTest("area comparison", ratio, float(odds), math.nan, float(p))
 
 
 @dataclass(frozen=True)
@@ -1288,15 +1531,25 @@ class TrackerResult:
     action_date
         The day of the action; its own week is left out when it starts mid-week.
     weekly
-        ``week``, ``period`` (before|after), one column per measure (zero-filled).
+        ``week``, ``period`` (before|after), one column per weekly measure (zero-filled).
     measures
-        Per measure: totals, weekly rates, ``change_per_week``, ``change_pct``,
-        ``rate_ratio``, ``dispersion``, ``p_value``, ``beyond_normal_variation``.
+        Per measure: ``unit`` (week|month), ``method`` (see :class:`ChangeTest`), totals,
+        ``periods_before``/``periods_after``, rates per unit, ``change_per_unit``,
+        ``change_pct``, ``rate_ratio`` (after/before rates), ``effect_ratio`` (the change
+        tested), ``comparison_lines``, ``dispersion``, ``heterogeneity``, ``statistic``,
+        ``df``, ``p_value``, ``beyond_normal_variation``, ``direction`` (of the effect).
     risk
         Per line (if evidence and a scheme were given): ``risk_before``, ``risk_after``,
         ``risk_change``, ``band_before``, ``band_after``; else empty.
     alpha, test
-        The significance level and the test used, in words.
+        The significance level and the tests used, in words.
+    comparison
+        The comparison lines available (before each measure's own activity filter).
+    partial_weeks
+        Weeks left out because the records cover only part of them.
+    monthly
+        Drug offences per month (``month``, ``period``, ``footprint``, ``rest``) when
+        police.uk offences were given; else empty.
     """
 
     lines: tuple[str, ...]
@@ -1306,26 +1559,38 @@ class TrackerResult:
     risk: pd.DataFrame
     alpha: float
     test: str = TRACKER_TEST
+    comparison: tuple[str, ...] = ()
+    partial_weeks: tuple[str, ...] = ()
+    monthly: pd.DataFrame | None = None
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-friendly before/after summary."""
+        """A JSON-friendly before/after summary (floats to 4 significant digits; an infinite
+        value, e.g. ``df`` of a normal reference, as ``"inf"``; a missing one as null)."""
         def clean(v: Any) -> Any:
             if isinstance(v, float | np.floating):
-                return None if not math.isfinite(v) else round(float(v), 4)
+                if math.isnan(v):
+                    return None
+                return float(f"{float(v):.4g}") if math.isfinite(v) else str(float(v))
             if isinstance(v, np.integer | np.bool_):
                 return v.item()
             return v
 
-        return {
+        out: dict[str, Any] = {
             "lines": list(self.lines),
             "action_date": self.action_date.date().isoformat(),
             "weeks_before": int((self.weekly["period"] == "before").sum()),
             "weeks_after": int((self.weekly["period"] == "after").sum()),
+            "partial_weeks_left_out": list(self.partial_weeks),
+            "comparison_lines": list(self.comparison),
             "test": self.test, "alpha": self.alpha,
             "measures": {r["measure"]: {k: clean(v) for k, v in r.items() if k != "measure"}
                          for r in self.measures.to_dict("records")},
             "risk": [{k: clean(v) for k, v in r.items()} for r in self.risk.to_dict("records")],
         }
+        if self.monthly is not None and len(self.monthly):
+            out["drug_offences_by_month"] = [
+                {k: clean(v) for k, v in r.items()} for r in self.monthly.to_dict("records")]
+        return out
 
 
 def _check_ids(ids: Sequence[str], what: str) -> None:
@@ -1339,7 +1604,7 @@ def _check_ids(ids: Sequence[str], what: str) -> None:
                            "IMEIs; use the line's name or its pseudonym, never the number")
 
 
-def _activity_frame(activity: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _activity_frame(activity: pd.DataFrame) -> tuple[pd.DataFrame, list[str], pd.Series]:
     missing = [c for c in ("line_id", "week") if c not in activity.columns]
     measures = [m for m in MEASURES if m in activity.columns]
     if missing or not measures:
@@ -1356,43 +1621,122 @@ def _activity_frame(activity: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     frame["week"] = _week_start(week)
     for m in measures:
         frame[m] = _evidence_values(frame, m, what="activity").fillna(0.0)
-    return frame, measures
+    covered = pd.Series(dtype="float64")
+    if COVERAGE_COLUMN in activity.columns:
+        days = _evidence_values(activity, COVERAGE_COLUMN, what="activity")
+        covered = days.groupby(frame["week"].to_numpy()).min()
+    return frame, measures, covered
+
+
+def check_key(frame: pd.DataFrame, key: bytes | None, *, what: str) -> pd.DataFrame:
+    """``frame`` without its ``key_fingerprint`` column, refused if made under another key.
+
+    Tables written by ``geointel lines`` carry the fingerprint of the pseudonymisation key
+    (:func:`geointel.privacy.key_fingerprint`); with ``key`` given, a table made under
+    another key raises :class:`~geointel.errors.PrivacyError` naming both fingerprints, so
+    pseudonyms from two keys are never mixed. Without ``key`` nothing is checked.
+
+    Examples
+    --------
+    >>> from geointel.privacy import key_fingerprint
+    >>> t = pd.DataFrame({"line_id": ["L"], "key_fingerprint": [key_fingerprint(b"a" * 32)]})
+    >>> check_key(t, b"a" * 32, what="lines.csv").columns.tolist()
+    ['line_id']
+    >>> check_key(t, b"b" * 32, what="lines.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geointel.errors.PrivacyError: lines.csv was pseudonymised with another key (fingerprint ...
+    """
+    if FINGERPRINT_COLUMN not in frame.columns:
+        return frame
+    from geointel.privacy import check_fingerprint
+
+    found = sorted(set(frame[FINGERPRINT_COLUMN].dropna().astype(str).str.strip()) - {""})
+    if len(found) > 1:
+        from geointel.errors import PrivacyError
+
+        raise PrivacyError(f"{what} mixes rows pseudonymised under {len(found)} keys "
+                           f"(fingerprints {', '.join(found)}); re-run geointel lines on all "
+                           "the records under one key")
+    if found and key is not None:
+        check_fingerprint(found[0], key, what=what)
+    return frame.drop(columns=[FINGERPRINT_COLUMN])
+
+
+def _market_of(lines: pd.DataFrame | None, ids: tuple[str, ...]) -> set[str]:
+    """Lines sharing a tracked line's importer authority: the same market (a blank authority,
+    or one outside the LSOAs given, names no market)."""
+    from geointel.network.footprint import OUTSIDE
+
+    if lines is None or "importer_la" not in lines.columns:
+        return set()
+    la = dict(zip(lines["line_id"].astype(str), lines["importer_la"].fillna("").astype(str),
+                  strict=True))
+    markets = {la[i] for i in ids if la.get(i) and la[i] != OUTSIDE}
+    return {line for line, m in la.items() if m in markets}
 
 
 def track(activity: pd.DataFrame, *, line_id: str | Sequence[str], action_date: date | str,
           weeks: int = 8, alpha: float = 0.05, lines: pd.DataFrame | None = None,
-          scheme: Scheme | None = None) -> TrackerResult:
+          scheme: Scheme | None = None, exclude: Sequence[str] = (),
+          offences: pd.DataFrame | None = None, key: bytes | None = None) -> TrackerResult:
     """Fortress-style tracker: demand and risk before and after an action.
 
-    The weeks observed are those from the earliest to the latest week in ``activity``
-    (every line), so a line that goes quiet counts as zero. "Before" is the ``weeks`` full
-    weeks ending before ``action_date``; "after" the ``weeks`` weeks starting on or after
-    it (a week containing the action mid-week is in neither). Each measure is tested with
-    :func:`rate_ratio_test`. With ``lines`` (evidence, as for :func:`score_lines`) and
-    ``scheme``, each line is re-scored with its before and after weekly means as
-    ``customers``/``messages`` evidence, giving the change in risk.
+    The weeks observed run from the earliest to the latest week in ``activity`` (every
+    line), so a line that goes quiet counts as zero; weeks the records cover only in part
+    (``days_covered`` below 7, e.g. data ending on a Thursday) are left out, so a short week
+    never looks like a drop. "Before" is the ``weeks`` full weeks ending before
+    ``action_date``; "after" the ``weeks`` weeks starting on or after it (a week containing
+    the action mid-week is in neither).
+
+    Each weekly measure is tested against normal variation (see :data:`TRACKER_TEST`):
+    against the other lines over the same weeks (:func:`comparison_test`) when at least
+    :data:`MIN_COMPARISON` comparison lines are active before and after, otherwise by the
+    interrupted time series of the tracked weeks (:func:`segmented_test`). Comparison lines
+    are every other line in ``activity`` except ``exclude`` and, when ``lines`` carries
+    ``importer_la``, lines selling in the tracked lines' authority: a line in the same
+    market may absorb the displaced customers, so its rise would double the apparent drop.
+    With police.uk ``offences`` (monthly, from :func:`footprint_offences`), drug offences in
+    the footprint are compared before/after in whole months (:func:`offences_test`).
+
+    With ``lines`` (evidence, as for :func:`score_lines`) and ``scheme``, each line is
+    re-scored with its before and after weekly means as ``customers``/``messages``
+    evidence, giving the change in risk.
 
     Parameters
     ----------
     activity
-        ``line_id, week`` and any of ``deal_messages, active_customers, drug_offences``.
+        ``line_id, week``, any of ``deal_messages, active_customers, drug_offences`` and
+        optionally ``days_covered`` and ``key_fingerprint`` (``activity.csv``).
     line_id
         A line, or several (an area: their weekly counts are summed).
     action_date
         Date of the police action.
     weeks, alpha
         Window length and significance level.
+    lines, scheme
+        Lines evidence (for the market and the risk before/after) and the scheme.
+    exclude
+        Lines not to compare with (e.g. other lines disrupted in the window).
+    offences
+        ``month, footprint, rest`` drug offence counts (:func:`footprint_offences`).
+    key
+        The current pseudonymisation key: ``activity`` or ``lines`` carrying the
+        fingerprint of another is refused (:func:`check_key`).
 
     Examples
     --------
     >>> act = pd.DataFrame({"line_id": "L1", "week": pd.date_range("2024-01-01", periods=8,
-    ...                     freq="7D"), "deal_messages": [10, 10, 10, 10, 2, 2, 2, 2]})
+    ...                     freq="7D"), "deal_messages": [100] * 4 + [20] * 4})
     >>> r = track(act, line_id="L1", action_date="2024-01-29", weeks=4)
-    >>> cols = ["measure", "rate_before", "rate_after", "beyond_normal_variation"]
+    >>> cols = ["measure", "method", "rate_before", "rate_after", "beyond_normal_variation"]
     >>> r.measures[cols].values.tolist()
-    [['deal_messages', 10.0, 2.0, True]]
+    [['deal_messages', 'segmented', 100.0, 20.0, True]]
     """
-    frame, measures = _activity_frame(activity)
+    activity = check_key(activity, key, what="activity")
+    if lines is not None:
+        lines = check_key(lines, key, what="lines")
+    frame, measures, covered = _activity_frame(activity)
     ids = (line_id,) if isinstance(line_id, str) else tuple(line_id)
     _check_ids(ids, "track")
     unknown = [i for i in ids if i not in set(frame["line_id"])]
@@ -1402,36 +1746,187 @@ def track(activity: pd.DataFrame, *, line_id: str | Sequence[str], action_date: 
                               f"e.g. {', '.join(sorted(frame['line_id'].unique())[:5])}")
     if weeks < 1 or not 0 < alpha < 1:
         raise ValidationError(f"track: weeks={weeks} must be >= 1 and alpha={alpha} in (0, 1)")
+    if offences is not None and "drug_offences" in measures:
+        raise ValidationError("track: drug offences given twice (weekly in the activity and "
+                              "monthly from police.uk); give one")
     action = pd.Timestamp(action_date).normalize()
     grid = pd.date_range(frame["week"].min(), frame["week"].max(), freq="7D")
-    chosen = frame[frame["line_id"].isin(ids)]
-    series = chosen.groupby("week")[measures].sum().reindex(grid, fill_value=0.0)
-    before = grid[grid + pd.Timedelta(days=7) <= action][-weeks:]
-    after = grid[grid >= action][:weeks]
+    days = covered.reindex(grid)
+    partial = grid[(days < FULL_WEEK).fillna(False).to_numpy(dtype=bool)]
+    full = grid.difference(partial)
+    before = full[full + pd.Timedelta(days=7) <= action][-weeks:]
+    after = full[full >= action][:weeks]
     if len(before) < 2 or len(after) < 1:
+        left = (f" ({len(partial)} week(s) the records cover only in part left out: "
+                f"{', '.join(str(w.date()) for w in partial)})" if len(partial) else "")
         raise ValidationError(
             f"track: the activity runs {grid[0].date()} to {grid[-1].date()}, which gives "
-            f"{len(before)} full week(s) before and {len(after)} after {action.date()}; need "
-            "at least 2 before and 1 after. Fix: check the action date or supply more weeks")
+            f"{len(before)} full week(s) before and {len(after)} after {action.date()}"
+            f"{left}; need at least 2 before and 1 after. Fix: check the action date or "
+            "supply more weeks")
+    gap = int((after[0] - before[-1]).days // 7) - 1
+    per_line = frame.groupby(["line_id", "week"])[measures].sum()
+    series = (frame[frame["line_id"].isin(ids)].groupby("week")[measures].sum()
+              .reindex(grid, fill_value=0.0))
     weekly = series.loc[before.append(after)].rename_axis("week").reset_index()
     weekly.insert(1, "period", ["before"] * len(before) + ["after"] * len(after))
+    excluded = (exclude,) if isinstance(exclude, str) else tuple(exclude)
+    skip = set(ids) | {str(x) for x in excluded} | _market_of(lines, ids)
+    pool = sorted(set(frame["line_id"]) - skip)
     rows = []
     for m in measures:
-        t = rate_ratio_test(series.loc[before, m].to_numpy(), series.loc[after, m].to_numpy())
-        change = t.rate_after - t.rate_before
-        rows.append({
-            "measure": m, "before_total": t.before_total, "after_total": t.after_total,
-            "weeks_before": t.weeks_before, "weeks_after": t.weeks_after,
-            "rate_before": t.rate_before, "rate_after": t.rate_after,
-            "change_per_week": change,
-            "change_pct": 100 * change / t.rate_before if t.rate_before > 0 else math.nan,
-            "rate_ratio": t.rate_ratio, "dispersion": t.dispersion, "p_value": t.p_value,
-            "beyond_normal_variation": bool(t.p_value < alpha),
-            "direction": "down" if change < 0 else "up" if change > 0 else "none",
-        })
+        xb, xa = series.loc[before, m].to_numpy(), series.loc[after, m].to_numpy()
+        comparison = []
+        for other in pool:
+            own = per_line.loc[other, m].reindex(grid, fill_value=0.0)
+            ob, oa = own.loc[before].to_numpy(), own.loc[after].to_numpy()
+            if ob.sum() > 0 and oa.sum() > 0:
+                comparison.append((ob, oa))
+        if len(comparison) >= MIN_COMPARISON:
+            test = comparison_test(xb, xa, comparison)
+        elif len(before) + len(after) >= 4:
+            test = segmented_test(xb, xa, gap=gap)
+        else:
+            raise ValidationError(
+                f"track: {m} has {len(comparison)} comparison line(s) and {len(before)} + "
+                f"{len(after)} weeks; need {MIN_COMPARISON} comparison lines or 4 weeks. "
+                "Fix: supply more weeks or the other lines' activity")
+        rows.append(_measure_row(m, "week", xb, xa, test, alpha))
+    monthly = None
+    if offences is not None:
+        row, monthly = _offences_row(offences, action, weeks, alpha)
+        rows.append(row)
     risk = _risk_before_after(frame, ids, before, after, lines, scheme)
     return TrackerResult(lines=ids, action_date=action, weekly=weekly,
-                         measures=pd.DataFrame(rows), risk=risk, alpha=alpha)
+                         measures=pd.DataFrame(rows), risk=risk, alpha=alpha,
+                         comparison=tuple(pool),
+                         partial_weeks=tuple(str(w.date()) for w in partial), monthly=monthly)
+
+
+def _measure_row(measure: str, unit: str, before: np.ndarray, after: np.ndarray,
+                 test: ChangeTest, alpha: float) -> dict[str, Any]:
+    rb, ra = float(before.sum()) / len(before), float(after.sum()) / len(after)
+    change = ra - rb
+    effect = test.effect_ratio
+    return {
+        "measure": measure, "unit": unit, "method": test.method,
+        "before_total": float(before.sum()), "after_total": float(after.sum()),
+        "periods_before": len(before), "periods_after": len(after),
+        "rate_before": rb, "rate_after": ra, "change_per_unit": change,
+        "change_pct": 100 * change / rb if rb > 0 else math.nan,
+        "rate_ratio": ra / rb if rb > 0 else (math.inf if ra > 0 else math.nan),
+        "effect_ratio": effect, "comparison_lines": test.comparison_lines,
+        "dispersion": test.dispersion, "heterogeneity": test.heterogeneity,
+        "statistic": test.statistic, "df": test.df, "p_value": test.p_value,
+        "beyond_normal_variation": bool(test.p_value < alpha),
+        "direction": _direction(change if math.isnan(effect) else effect - 1),
+    }
+
+
+def _direction(sign: float) -> str:
+    return "down" if sign < 0 else "up" if sign > 0 else "none"
+
+
+def _offences_row(offences: pd.DataFrame, action: pd.Timestamp, weeks: int, alpha: float
+                  ) -> tuple[dict[str, Any], pd.DataFrame]:
+    missing = [c for c in ("month", "footprint", "rest") if c not in offences.columns]
+    if missing:
+        raise ValidationError(f"track: offences need month, footprint, rest (from "
+                              f"footprint_offences); no {', '.join(missing)}")
+    table = offences[[c for c in ("month", "footprint", "rest", "footprint_lsoas")
+                      if c in offences.columns]].copy()
+    start = pd.to_datetime(table["month"].astype(str), format="%Y-%m", errors="coerce")
+    if start.isna().any():
+        raise ValidationError("track: offences 'month' must be YYYY-MM")
+    end = start + pd.offsets.MonthEnd(0)
+    months = max(1, round(weeks * 7 / 30.44))
+    table["period"] = np.where(end < action, "before", np.where(start >= action, "after", ""))
+    table = table.assign(_start=start).sort_values("_start")
+    before = table[table["period"] == "before"].tail(months)
+    after = table[table["period"] == "after"].head(months)
+    if before.empty or after.empty:
+        raise ValidationError(
+            f"track: police.uk months {', '.join(table['month'].astype(str))} give "
+            f"{len(before)} whole month(s) before and {len(after)} after {action.date()}; "
+            "need one of each. Fix: sync more police.uk months")
+    fb, fa = before["footprint"].to_numpy(float), after["footprint"].to_numpy(float)
+    test = offences_test(int(fb.sum()), int(fa.sum()), int(before["rest"].sum()),
+                         int(after["rest"].sum()))
+    row = _measure_row("drug_offences", "month", fb, fa, test, alpha)
+    keep = ["month", "period", "footprint", "rest"] + (
+        ["footprint_lsoas"] if "footprint_lsoas" in table.columns else [])
+    monthly = pd.concat([before, after])[keep]
+    return row, monthly.reset_index(drop=True)
+
+
+def footprint_offences(offences: pd.DataFrame, footprints: pd.DataFrame, *,
+                       line_id: str | Sequence[str], side: str = "sell",
+                       crime_types: Sequence[str] = ("Drugs",)) -> pd.DataFrame:
+    """police.uk offences per month in the footprint LSOAs of line(s) and in the rest.
+
+    police.uk publishes street-level crime by month (no days), each with the LSOA police.uk
+    assigned; an offence is in the footprint when that LSOA is one where the line sells
+    (``side="sell"``: its customers' and runners' cells) or is run from (``"run"``).
+    Offences without an LSOA code are left out (logged).
+
+    Parameters
+    ----------
+    offences
+        police.uk rows: ``month`` (YYYY-MM), ``lsoa_code``, ``crime_type``
+        (:func:`geointel.io.police_uk.read_police_uk`).
+    footprints
+        ``line_id, side, lsoa`` (``LinesResult.footprints``, ``footprints.csv``).
+    line_id
+        A line or several (their footprints are joined).
+
+    Returns
+    -------
+    DataFrame
+        ``month``, ``footprint``, ``rest`` (counts), ``footprint_lsoas``; every month
+        of ``offences``.
+
+    Examples
+    --------
+    >>> off = pd.DataFrame({"month": ["2019-01", "2019-01", "2019-02", "2019-02"],
+    ...     "lsoa_code": ["E1", "E2", "E1", "E3"], "crime_type": ["Drugs"] * 3 + ["Robbery"]})
+    >>> fp = pd.DataFrame({"line_id": ["L"], "side": ["sell"], "lsoa": ["E1"]})
+    >>> footprint_offences(off, fp, line_id="L").values.tolist()
+    [['2019-01', 1, 1, 1], ['2019-02', 1, 0, 1]]
+    """
+    from geointel.io.police_uk import select_crime_types
+    from geointel.network.footprint import OUTSIDE
+
+    ids = {line_id} if isinstance(line_id, str) else set(line_id)
+    missing = [c for c in ("line_id", "side", "lsoa") if c not in footprints.columns]
+    if missing:
+        raise ValidationError(f"footprint_offences: footprints have no {', '.join(missing)}; "
+                              "pass footprints.csv of geointel lines (made with LSOA "
+                              "boundaries)")
+    for c in ("month", "lsoa_code", "crime_type"):
+        if c not in offences.columns:
+            raise ValidationError(f"footprint_offences: offences have no {c!r}; pass police.uk "
+                                  "rows (geointel.io.police_uk.read_police_uk)")
+    mine = footprints[footprints["line_id"].astype(str).isin(ids)
+                      & (footprints["side"] == side) & (footprints["lsoa"] != OUTSIDE)]
+    lsoas = set(mine["lsoa"].astype(str))
+    if not lsoas:
+        raise ValidationError(f"footprint_offences: line(s) {', '.join(sorted(ids))} have no "
+                              f"'{side}' footprint LSOA; run geointel lines with LSOA "
+                              "boundaries covering the area")
+    chosen = select_crime_types(offences, list(crime_types))
+    code = chosen["lsoa_code"].astype("string").str.strip()
+    if code.isna().any() or code.eq("").any():
+        log.info("footprint_offences: %d offence(s) without an LSOA code left out",
+                 int((code.isna() | code.eq("")).sum()))
+    chosen = chosen[code.notna() & code.ne("")]
+    inside = chosen["lsoa_code"].astype(str).isin(lsoas)
+    months = sorted(offences["month"].astype(str).unique())
+    out = pd.DataFrame({"month": months})
+    by_month = chosen["month"].astype(str)
+    out["footprint"] = out["month"].map(by_month[inside].value_counts()).fillna(0).astype(int)
+    out["rest"] = out["month"].map(by_month[~inside].value_counts()).fillna(0).astype(int)
+    out["footprint_lsoas"] = len(lsoas)
+    return out
 
 
 def _risk_before_after(frame: pd.DataFrame, ids: tuple[str, ...], before: pd.DatetimeIndex,
@@ -1668,8 +2163,46 @@ def _take_numbers(frame: pd.DataFrame, log_: RejectLog, column: str, *, integer:
     return frame.assign(**{column: values.loc[frame.index].where(~blank.loc[frame.index])})
 
 
-def read_lines(path: str | Path) -> ReadResult:
+def carried_fingerprint(path: str | Path) -> str | None:
+    """The key fingerprint a CSV written by ``geointel lines`` carries (``None``: none).
+
+    Reads only the header and first row, so a front end can decide whether it needs the
+    key before reading the file.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "l.csv")
+    >>> _ = open(p, "w").write("line_id,key_fingerprint\\nL,0123456789ab\\n")
+    >>> carried_fingerprint(p)
+    '0123456789ab'
+    """
+    try:
+        head = pd.read_csv(path, nrows=1, dtype=str, encoding="utf-8-sig",
+                           usecols=lambda c: c == FINGERPRINT_COLUMN)
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError):
+        return None
+    if FINGERPRINT_COLUMN not in head.columns or head.empty:
+        return None
+    value = head[FINGERPRINT_COLUMN].iloc[0]
+    return str(value).strip() if isinstance(value, str) and value.strip() else None
+
+
+def _fingerprinted(frame: pd.DataFrame, path: str | Path, key: bytes | None) -> pd.DataFrame:
+    """Check and drop the ``key_fingerprint`` column of a file written by ``geointel lines``."""
+    if FINGERPRINT_COLUMN not in frame.columns:
+        if key is not None:
+            log.info("%s carries no key fingerprint; its pseudonyms cannot be checked against "
+                     "the current key", path)
+        return frame
+    return check_key(frame, key, what=f"{path}")
+
+
+def read_lines(path: str | Path, *, key: bytes | None = None) -> ReadResult:
     """Read a lines evidence CSV (``line_id`` + evidence and ``score_<item>`` columns).
+
+    A ``lines.csv`` written by ``geointel lines`` carries the fingerprint of the key its
+    pseudonyms were made with (``key_fingerprint``); given the current ``key``, a file made
+    under another key is refused (:class:`~geointel.errors.PrivacyError` naming both
+    fingerprints) instead of silently matching nothing. The column is dropped.
 
     Examples
     --------
@@ -1681,6 +2214,7 @@ def read_lines(path: str | Path) -> ReadResult:
     (['A'], ["weapons is not a non-negative number: 'x'", 'line_id A repeated'])
     """
     frame, log_, n = read_csv_rows(path, required=["line_id"], kind="lines evidence table")
+    frame = _fingerprinted(frame, path, key)
     frame["line_id"] = frame["line_id"].astype("string").str.strip()
     frame = log_.take(frame, frame["line_id"].eq(""), "line_id is blank")
     for column in frame.columns:
@@ -1694,9 +2228,12 @@ def read_lines(path: str | Path) -> ReadResult:
     return finish(frame.astype({"line_id": str}), log_, n, path)
 
 
-def read_activity(path: str | Path) -> ReadResult:
+def read_activity(path: str | Path, *, key: bytes | None = None) -> ReadResult:
     """Read a weekly activity CSV (``line_id, week`` + ``deal_messages``,
-    ``active_customers``, ``drug_offences``; any of the three).
+    ``active_customers``, ``drug_offences``; any of the three; optional ``days_covered``).
+
+    As :func:`read_lines`, a file carrying the fingerprint of another key than ``key`` is
+    refused.
 
     Examples
     --------
@@ -1709,6 +2246,7 @@ def read_activity(path: str | Path) -> ReadResult:
     """
     frame, log_, n = read_csv_rows(path, required=["line_id", "week"],
                                    kind="weekly activity table")
+    frame = _fingerprinted(frame, path, key)
     measures = [m for m in MEASURES if m in frame.columns]
     if not measures:
         raise DataFileError(path, f"has none of the measure columns {', '.join(MEASURES)}",
@@ -1721,6 +2259,10 @@ def read_activity(path: str | Path) -> ReadResult:
     frame = frame.assign(week=_week_start(when.loc[frame.index]))
     for m in measures:
         frame = _take_numbers(frame, log_, m, integer=True)
+    if COVERAGE_COLUMN in frame.columns:
+        frame = _take_numbers(frame, log_, COVERAGE_COLUMN, integer=True)
+        frame = log_.take(frame, (frame[COVERAGE_COLUMN] > 7).fillna(False),
+                          "days_covered is more than 7")
     frame = log_.take(frame, frame.duplicated(["line_id", "week"]),
                       "week repeated for this line (one row per line and week)")
     _check_ids(frame["line_id"].astype(str).unique().tolist(), str(path))
@@ -1781,6 +2323,8 @@ def read_disruption_log(path: str | Path, *, key: bytes | None = None,
 def read_line_customers(path: str | Path, *, key: bytes) -> ReadResult:
     """Read ``line_id, customer, week``; customers are pseudonymised on reading.
 
+    A file carrying the fingerprint of another key than ``key`` is refused.
+
     Examples
     --------
     >>> import tempfile, os
@@ -1793,6 +2337,7 @@ def read_line_customers(path: str | Path, *, key: bytes) -> ReadResult:
 
     frame, log_, n = read_csv_rows(path, required=["line_id", "customer", "week"],
                                    kind="line customers table")
+    frame = _fingerprinted(frame, path, key)
     text = frame["week"].astype("string").fillna("").str.strip()
     when = _parse_dates(text)
     frame = log_.take(frame, when.isna(), "week is not a date (use YYYY-MM-DD): '" + text + "'")

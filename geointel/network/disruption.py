@@ -1,9 +1,12 @@
 """Disruption simulation: remove handsets, measure the damage to the network and to supply.
 
-Strategies compared side by side at the same budget ``k``:
+Strategies compared side by side at the same budget: each removes at most ``k`` handsets
+(nodes), and the table reports how many it removed (``nodes_removed``):
 
 ``holder``
-    the holders of the lines with the most customers (their line handsets go with them);
+    the holders of the lines with the most customers, each with the line handsets they carry
+    (arresting a holder seizes the line phones too), as many holders as fit in ``k``
+    handsets: a holder whose handsets would exceed the budget is skipped for the next;
 ``betweenness``
     the ``k`` nodes of highest betweenness centrality (computed once, on the intact graph);
 ``key_player``
@@ -115,6 +118,22 @@ def customers_cut_off(G: nx.Graph, removed: Collection[object], *,
     return sum(1 for c in customers if c in G and c not in gone and c not in reached)
 
 
+def holder_packages(G: nx.Graph, held: Mapping[Any, Collection[Any]],
+                    line_size: Mapping[Any, int], *, k: int) -> set[Any]:
+    """Holders (largest lines first) with their line handsets, as many as fit in ``k`` nodes.
+
+    >>> G = nx.path_graph(["a", "L1", "b", "L2", "L3"])
+    >>> sorted(holder_packages(G, {"a": ["L1"], "b": ["L2", "L3"]}, {"a": 5, "b": 9}, k=3))
+    ['L2', 'L3', 'b']
+    """
+    removed: set[Any] = set()
+    for holder in sorted(held, key=lambda h: (-line_size.get(h, 0), str(h))):
+        package = {n for n in (holder, *held[holder]) if n in G} - removed
+        if package and len(removed) + len(package) <= k:
+            removed |= package
+    return removed
+
+
 def compare_strategies(
     G: nx.Graph,
     *,
@@ -125,14 +144,18 @@ def compare_strategies(
     line_size: Mapping[Any, int],
     seed: int,
 ) -> pd.DataFrame:
-    """Remove ``k`` handsets by each strategy; report the damage side by side.
+    """Remove up to ``k`` handsets by each strategy; report the damage side by side.
+
+    Every strategy spends the same budget: a holder counts with the line handsets removed
+    with them, so the holder strategy removes whole packages (holder + handsets) while they
+    fit in ``k``; betweenness and key player remove exactly ``k`` (or every node).
 
     Parameters
     ----------
     G
         The operational network (lines, holders, runners, customers, associates).
     k
-        Handsets each strategy may remove.
+        Handsets (nodes) each strategy may remove.
     supply
         Deal-line handsets.
     customers
@@ -147,27 +170,34 @@ def compare_strategies(
     Returns
     -------
     DataFrame
-        ``strategy``, ``removed`` (``;``-list), ``lcc_before``, ``lcc_after``,
-        ``lcc_fraction``, ``customers``, ``customers_cut_off``, ``cut_off_share``.
+        ``strategy``, ``removed`` (every node removed, ``;``-list), ``nodes_removed``,
+        ``lcc_before``, ``lcc_after``, ``lcc_fraction``, ``customers``,
+        ``customers_cut_off``, ``cut_off_share``.
+
+    Examples
+    --------
+    >>> G = nx.Graph([("h", "L"), ("L", "c1"), ("L", "c2"), ("L", "r"), ("r", "c3")])
+    >>> t = compare_strategies(G, k=2, supply=["L"], customers=["c1", "c2", "c3"],
+    ...                        held={"h": ["L"]}, line_size={"h": 3}, seed=0)
+    >>> t[["strategy", "removed", "nodes_removed", "customers_cut_off"]].values.tolist()
+    [['holder', 'L;h', 2, 3], ['betweenness', 'L;r', 2, 3], ['key_player', 'L;c3', 2, 2]]
     """
     if k < 1:
         raise ValidationError(f"compare_strategies: k={k}; give 1 or more")
     sample = 300 if G.number_of_nodes() > 3000 else None
-    picks = {
-        "holder": sorted(held, key=lambda h: (-line_size.get(h, 0), str(h)))[:k],
-        "betweenness": top_betweenness(G, k, seed=seed, sample=sample),
-        "key_player": greedy_key_players(G, k, seed=seed),
+    picks: dict[str, set[Any]] = {
+        "holder": holder_packages(G, held, line_size, k=k),
+        "betweenness": set(top_betweenness(G, k, seed=seed, sample=sample)),
+        "key_player": set(greedy_key_players(G, k, seed=seed)),
     }
     before = lcc_size(G)
     n_customers = sum(1 for c in customers if c in G)
     rows = []
-    for name, nodes in picks.items():
-        removed = set(nodes)
-        for n in nodes:
-            removed |= set(held.get(n, ()))
+    for name, removed in picks.items():
         after = lcc_after_removal(G, removed)
         cut = customers_cut_off(G, removed, supply=supply, customers=customers)
-        rows.append({"strategy": name, "removed": ";".join(sorted(map(str, nodes))),
+        rows.append({"strategy": name, "removed": ";".join(sorted(map(str, removed))),
+                     "nodes_removed": len(removed),
                      "lcc_before": before, "lcc_after": after,
                      "lcc_fraction": after / before if before else math.nan,
                      "customers": n_customers, "customers_cut_off": cut,

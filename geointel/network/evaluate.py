@@ -1,15 +1,25 @@
 """Check detected lines, rebrands, holders and groups against a simulation's ground truth.
 
+Groups are scored on pairs of detected lines: pairwise precision (of the pairs put in one
+group, the share truly in one group) and recall (of the pairs truly in one group, the share
+put together), and the adjusted Rand index. Putting every line in its own group gives
+recall 0 (and ARI 0); putting all in one group gives low precision.
+
 Examples
 --------
 >>> precision_recall({"a", "b"}, {"b", "c"})
 (0.5, 0.5)
+>>> group_pairs({"x": "g1", "y": "g1", "z": "g2"}, {"x": "T1", "y": "T1", "z": "T2"})
+(1.0, 1.0)
+>>> group_pairs({"x": "g1", "y": "g2", "z": "g3"}, {"x": "T1", "y": "T1", "z": "T2"})
+(1.0, 0.0)
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -26,12 +36,42 @@ def precision_recall(found: set[Any], truth: set[Any]) -> tuple[float, float]:
     return precision, recall
 
 
+def group_pairs(found: Mapping[Any, Any], truth: Mapping[Any, Any]) -> tuple[float, float]:
+    """Pairwise precision and recall of a grouping (items in both mappings; 1.0 if no pair)."""
+    items = sorted(set(found) & set(truth), key=str)
+    same_found = same_truth = both = 0
+    for a, b in itertools.combinations(items, 2):
+        f, t = found[a] == found[b], truth[a] == truth[b]
+        same_found += f
+        same_truth += t
+        both += f and t
+    return (both / same_found if same_found else 1.0,
+            both / same_truth if same_truth else 1.0)
+
+
+def adjusted_rand(found: Mapping[Any, Any], truth: Mapping[Any, Any]) -> float:
+    """Adjusted Rand index of two groupings of the same items (1 = identical).
+
+    >>> adjusted_rand({"a": 1, "b": 1, "c": 2, "d": 2}, {"a": "x", "b": "x", "c": "y", "d": "y"})
+    1.0
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    items = sorted(set(found) & set(truth), key=str)
+    if len(items) < 2:
+        return 1.0
+    return float(adjusted_rand_score([str(truth[i]) for i in items],
+                                     [str(found[i]) for i in items]))
+
+
 def evaluate_against_truth(result: LinesResult, truth_handsets: pd.DataFrame,
                            truth_lines: pd.DataFrame, *, key: bytes) -> dict[str, float]:
-    """Deal-line precision/recall, rebrand-link precision/recall, holder and group accuracy.
+    """Deal-line precision/recall, rebrand-link precision/recall and accuracy, holder
+    accuracy, and the grouping of lines (pairwise precision/recall, adjusted Rand index).
 
     ``truth_*`` are a simulation's raw-number truth tables; they are pseudonymised with
-    ``key`` (the key the records were read with) before comparison.
+    ``key`` (the key the records were read with) before comparison. Each detected line is
+    matched to the truth line most of its handsets belong to.
     """
     th = truth_handsets.assign(handset=pseudonymise(truth_handsets["handset"], key))
     truth_deal = set(th.loc[th["role"] == "deal_line", "handset"])
@@ -51,15 +91,18 @@ def evaluate_against_truth(result: LinesResult, truth_handsets: pd.DataFrame,
                                                       result.holders["holder"], strict=True)}
     holder_acc = (sum(found_holder.get(h) == v for h, v in holder_truth.items())
                   / len(holder_truth)) if holder_truth else 1.0
-    # Group accuracy: lines whose detected group's majority true group is their own.
-    lines = result.handsets[result.handsets["role"] == "deal_line"]
-    pairs = [(g, line_truth[h]) for h, g in zip(lines["handset"], lines["group_id"],
-                                                strict=True) if h in line_truth]
-    majority = {g: Counter(t for gg, t in pairs if gg == g).most_common(1)[0][0]
-                for g, _ in pairs}
-    group_acc = sum(majority[g] == t for g, t in pairs) / len(pairs) if pairs else 1.0
+    found_group: dict[str, str] = {}
+    true_group: dict[str, str] = {}
+    for line, handsets, group in zip(result.lines["line_id"], result.lines["handsets"],
+                                     result.lines["group_id"], strict=True):
+        votes = Counter(line_truth[h] for h in str(handsets).split(";") if h in line_truth)
+        if votes:
+            found_group[str(line)] = str(group)
+            true_group[str(line)] = votes.most_common(1)[0][0]
+    gp, gr = group_pairs(found_group, true_group)
     return {"deal_line_precision": p, "deal_line_recall": r,
             "rebrand_link_precision": lp, "rebrand_link_recall": lr,
             "rebrand_link_accuracy": len(found_links & true_links)
             / max(len(found_links | true_links), 1),
-            "holder_accuracy": holder_acc, "group_accuracy": group_acc}
+            "holder_accuracy": holder_acc, "group_precision": gp, "group_recall": gr,
+            "group_adjusted_rand": adjusted_rand(found_group, true_group)}

@@ -2,12 +2,21 @@
 
 Files: ``lines.csv`` (with the scoring scheme's network evidence), ``activity.csv`` (weekly
 demand per line, for ``geointel track``), ``line_customers.csv`` (pseudonyms, for
-displacement), ``handsets.csv``, ``rebrands.csv``, ``holders.csv``, ``groups.csv``,
-``disruption.csv``, ``features.csv``; ``network.graphml`` and ``network.gexf`` (Gephi);
+displacement), ``footprints.csv`` (records per line, side and LSOA, when LSOA boundaries were
+given; for drug offences in the footprint), ``carried.csv`` (with ``--previous``: which line
+ids were carried forward, new or retired), ``handsets.csv``, ``rebrands.csv``,
+``holders.csv``, ``groups.csv``, ``disruption.csv``, ``features.csv``; ``network.graphml`` and
+``network.gexf`` (Gephi);
 ``i2_entities.csv`` + ``i2_links.csv`` (i2 Analyst's Notebook tabular import);
 ``footprints.gpkg`` (layers ``lsoa_footprint`` and ``line_links``, EPSG:27700); and
 ``MARKING.txt`` with the protective marking and attribution. Graph files carry the marking as
 a graph attribute, GeoPackage layers as a ``marking`` column. Only pseudonyms are written.
+
+The tables that ``geointel score`` and ``track`` read back (``lines``, ``activity``,
+``line_customers``, ``footprints``) carry a ``key_fingerprint`` column, and ``summary.json``
+a ``key_fingerprint`` entry: the fingerprint of the pseudonymisation key
+(:func:`geointel.privacy.key_fingerprint`), so that reading them under another key is refused
+(:func:`geointel.scoring.check_key`) rather than silently matching nothing.
 
 :func:`download` gives one export as bytes for a front end, after checking the user's role
 (:func:`geointel.auth.check_role` with ``export:lines``), so the app cannot hand the contact
@@ -52,25 +61,43 @@ def i2_tables(result: LinesResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     return entities, links
 
 
-def write_outputs(result: LinesResult, out_dir: str | Path, *,
+def write_outputs(result: LinesResult, out_dir: str | Path, *, key_fingerprint: str,
                   marking: str = "OFFICIAL-SENSITIVE", role: str = "analyst") -> dict[str, Path]:
     """Write every export into ``out_dir`` (created if needed); return name -> path.
 
     Tables and footprints go through :func:`geointel.exports.export_layers` (``role`` must
     hold ``export:lines``); CSVs keep the exact columns ``geointel score`` / ``track`` read
     back, the marking travelling in ``MARKING.txt`` and ``summary.json`` beside them.
+
+    Parameters
+    ----------
+    key_fingerprint
+        :func:`geointel.privacy.key_fingerprint` of the key the contact records were read
+        with; written into the tables read back and ``summary.json``.
     """
     from geointel.exports import export_layers
+    from geointel.scoring import FINGERPRINT_COLUMN
 
     def weeks(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.assign(week=frame["week"].dt.strftime("%Y-%m-%d")) if len(frame) else frame
 
     entities, links = i2_tables(result)
-    tables = {"lines": result.lines, "activity": weeks(result.activity),
-              "line_customers": weeks(result.line_customers), "handsets": result.handsets,
+    def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(**{FINGERPRINT_COLUMN: key_fingerprint})
+
+    if not key_fingerprint:
+        raise ValidationError("write_outputs: key_fingerprint is blank; pass "
+                              "geointel.privacy.key_fingerprint(key) of the records' key")
+    tables = {"lines": keyed(result.lines), "activity": keyed(weeks(result.activity)),
+              "line_customers": keyed(weeks(result.line_customers)),
+              "handsets": result.handsets,
               "rebrands": result.links, "holders": result.holders, "groups": result.groups,
               "disruption": result.disruption, "features": result.features,
               "i2_entities": entities, "i2_links": links}
+    if result.footprints is not None:
+        tables["footprints"] = keyed(result.footprints)
+    if result.carried is not None:
+        tables["carried"] = result.carried
     layers = {"line_links": result.line_links.dropna(subset=["geometry"])}
     if result.footprint_polygons is not None:
         layers = {"lsoa_footprint": result.footprint_polygons, **layers}
@@ -78,7 +105,9 @@ def write_outputs(result: LinesResult, out_dir: str | Path, *,
     (out / "footprints.gpkg").unlink(missing_ok=True)
     files = export_layers(out, layers=layers, tables=tables, marking=marking, role=role,
                           capability="export:lines", formats=("gpkg", "csv"),
-                          stem="footprints", attribution=ATTRIBUTION, marking_column=False)
+                          stem="footprints", attribution=ATTRIBUTION, marking_column=False,
+                          summary={"key_fingerprint": key_fingerprint,
+                                   **result.summary()})
     paths: dict[str, Path] = {name: files[f"{name}.csv"] for name in tables}
     G = _marked_graph(result, marking)
     paths["graphml"] = out / "network.graphml"

@@ -10,6 +10,13 @@ Continuity
     or at least 0.3 when the new handset's first flare reached most of the old customers.
     Links are made greedily by overlap, one successor per handset. A line's stable id is
     ``LINE-`` and the first 8 characters of its first handset's pseudonym.
+Carry-forward
+    The first handset depends on the window of records analysed: when the window starts
+    after a rebrand, the chain starts at a later handset and would get another id. With the
+    lines of an earlier run (:func:`carry_forward`), a chain that shares handsets with a
+    previous line takes that line's id, so disruption logs, overrides and tracking keyed by
+    line id stay valid; chains sharing no handset get new ids, and previous lines with no
+    chain are reported as retired.
 Holders
     Two handsets seen on the same cell in most of the hours when both were active, that
     never contacted each other, are likely carried by one person. For each deal-line handset
@@ -154,6 +161,95 @@ def chain_lines(deal: Sequence[str], links: pd.DataFrame,
             h, pos = nxt[h], pos + 1
     return pd.DataFrame(rows, columns=["handset", "line_id", "position"]).sort_values(
         ["line_id", "position"]).reset_index(drop=True)
+
+
+CARRIED_COLUMNS = ["line_id", "status", "shared_handsets", "handsets"]
+
+
+def carry_forward(chains: pd.DataFrame, previous: pd.DataFrame
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Give each chain the id of the previous line it shares handsets with.
+
+    Pairs (chain, previous line) are taken greedily by the number of handsets they share
+    (ties by previous then default id), each chain and each previous id used once. A chain
+    that shares no handset with an unused previous line keeps its own id (``LINE-`` + its
+    first handset), with ``-2``, ``-3``... added if a previous line already had that id.
+
+    Parameters
+    ----------
+    chains
+        ``handset, line_id, position`` (:func:`chain_lines`).
+    previous
+        The lines of an earlier run: ``line_id`` and ``handsets`` (``;``-separated
+        pseudonyms, as in ``lines.csv``).
+
+    Returns
+    -------
+    tuple of DataFrame
+        The chains with carried ids, and the report: ``line_id``, ``status`` (carried, new,
+        retired), ``shared_handsets``, ``handsets`` (the chain's, or the retired line's).
+
+    Examples
+    --------
+    >>> chains = pd.DataFrame({"handset": ["Pbb", "Pcc", "Pdd"],
+    ...                        "line_id": ["LINE-bb", "LINE-bb", "LINE-dd"],
+    ...                        "position": [0, 1, 0]})
+    >>> prev = pd.DataFrame({"line_id": ["LINE-aa", "LINE-zz"], "handsets": ["Paa;Pbb", "Pzz"]})
+    >>> new, report = carry_forward(chains, prev)
+    >>> new["line_id"].tolist()
+    ['LINE-aa', 'LINE-aa', 'LINE-dd']
+    >>> report[["line_id", "status", "shared_handsets"]].values.tolist()
+    [['LINE-aa', 'carried', 1], ['LINE-dd', 'new', 0], ['LINE-zz', 'retired', 0]]
+    """
+    from geointel.errors import ValidationError
+
+    missing = [c for c in ("line_id", "handsets") if c not in previous.columns]
+    if missing:
+        raise ValidationError(f"previous lines: no column(s) {', '.join(missing)}; pass the "
+                              "lines.csv of an earlier geointel lines run")
+    old_of: dict[str, str] = {}
+    old_handsets: dict[str, str] = {}
+    for line, handsets in zip(previous["line_id"].astype(str),
+                              previous["handsets"].fillna("").astype(str), strict=True):
+        old_handsets[line] = handsets
+        for h in handsets.split(";"):
+            if h.strip():
+                old_of[h.strip()] = line
+    shared: dict[tuple[str, str], int] = {}
+    for h, line in zip(chains["handset"], chains["line_id"], strict=True):
+        if h in old_of:
+            pair = (str(line), old_of[h])
+            shared[pair] = shared.get(pair, 0) + 1
+    renamed: dict[str, str] = {}
+    count: dict[str, int] = {}
+    for (new, old), n in sorted(shared.items(), key=lambda kv: (-kv[1], kv[0][1], kv[0][0])):
+        if new in renamed or old in renamed.values():
+            continue
+        renamed[new] = old
+        count[new] = n
+    taken = set(old_handsets) | set(renamed.values())
+    for new in sorted(set(chains["line_id"].astype(str)) - set(renamed)):
+        candidate, n = new, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{new}-{n}"
+        renamed[new] = candidate
+        taken.add(candidate)
+    out = chains.assign(line_id=chains["line_id"].astype(str).map(renamed))
+    rows = []
+    for key, part in out.groupby("line_id", sort=True):
+        line = str(key)
+        default = next(k for k, v in renamed.items() if v == line)
+        rows.append({"line_id": line, "status": "carried" if default in count else "new",
+                     "shared_handsets": count.get(default, 0),
+                     "handsets": ";".join(part.sort_values("position")["handset"])})
+    for line in sorted(set(old_handsets) - set(out["line_id"])):
+        rows.append({"line_id": line, "status": "retired", "shared_handsets": 0,
+                     "handsets": old_handsets[line]})
+    order = {"carried": 0, "new": 1, "retired": 2}
+    rows.sort(key=lambda r: (order[str(r["status"])], str(r["line_id"])))
+    return (out.sort_values(["line_id", "position"]).reset_index(drop=True),
+            pd.DataFrame(rows, columns=CARRIED_COLUMNS))
 
 
 def attribute_holders(con: Any, deal: Sequence[str], *, min_rate: float = 0.8,

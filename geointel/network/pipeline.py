@@ -40,6 +40,7 @@ from geointel.network.graph import prepare
 from geointel.network.groups import controller_graph, group_lines, group_table
 from geointel.network.lines import (
     attribute_holders,
+    carry_forward,
     chain_lines,
     customers_sql,
     link_rebrands,
@@ -87,9 +88,13 @@ class LinesResult:
     graph
         The operational network: lines, holders, runners, associates and customers.
     activity
-        Weekly demand per line: ``line_id, week, deal_messages, active_customers``.
+        Weekly demand per line: ``line_id, week, deal_messages, active_customers,
+        days_covered`` (days of the week inside the records).
     line_customers
         Who contacted each line in each week: ``line_id, customer, week`` (pseudonyms).
+    carried
+        With ``previous`` lines: which ids were carried forward, new or retired
+        (:func:`geointel.network.lines.carry_forward`); else ``None``.
     """
 
     features: pd.DataFrame
@@ -105,10 +110,16 @@ class LinesResult:
     graph: nx.Graph
     activity: pd.DataFrame
     line_customers: pd.DataFrame
+    carried: pd.DataFrame | None = None
 
     def summary(self) -> dict[str, Any]:
         """Counts for the CLI's ``--json`` output."""
         roles = self.handsets["role"].value_counts()
+        carried: dict[str, Any] = {}
+        if self.carried is not None:
+            status = self.carried["status"].value_counts()
+            carried = {"line_ids": {s: int(status.get(s, 0))
+                                    for s in ("carried", "new", "retired")}}
         return {
             "deal_line_handsets": int(roles.get("deal_line", 0)),
             "lines": len(self.lines),
@@ -117,7 +128,9 @@ class LinesResult:
             "runners": int(roles.get("runner", 0)),
             "customers": int(roles.get("customer", 0)),
             "groups": len(self.groups),
+            **carried,
             "disruption": {str(r["strategy"]): {
+                "nodes_removed": int(r["nodes_removed"]),
                 "lcc_fraction": round(float(r["lcc_fraction"]), 3),
                 "customers_cut_off": int(r["customers_cut_off"])}
                 for r in self.disruption.to_dict("records")},
@@ -184,6 +197,7 @@ def analyse_lines(
     model: DealLineModel | None = None,
     threshold: float | None = None,
     disruption_k: int | None = None,
+    previous: pd.DataFrame | None = None,
     seed: int = 42,
     progress: Progress | None = None,
 ) -> LinesResult:
@@ -207,6 +221,10 @@ def analyse_lines(
         Deal-line threshold of the score (default 0.7) or the model's probability.
     disruption_k
         Handsets each disruption strategy removes (default: 5% of the network, at least 1).
+    previous
+        The lines of an earlier run (``line_id``, ``handsets``; ``lines.csv``): chains that
+        share handsets with a previous line keep its id (see
+        :func:`geointel.network.lines.carry_forward`), reported in ``carried``.
     seed
         Seed of Louvain and of any sampling.
     progress
@@ -235,6 +253,9 @@ def analyse_lines(
         report(progress, 2, total, f"{len(deal)} deal-line handsets; linking rebrands")
         links = link_rebrands(con, feats, deal)
         chains = chain_lines(deal, links, feats)
+        carried = None
+        if previous is not None:
+            chains, carried = carry_forward(chains, previous)
         holders = attribute_holders(con, deal)
         customers = customers_sql(con, deal)
         runners = runners_sql(con, deal)
@@ -283,7 +304,7 @@ def analyse_lines(
                        holders=holders, groups=groups, footprints=areas,
                        footprint_polygons=polygons, line_links=links_geo,
                        disruption=disruption, graph=G, activity=activity,
-                       line_customers=who)
+                       line_customers=who, carried=carried)
 
 
 def simulate_disruption(graph: nx.Graph, lines: pd.DataFrame, *, k: int, seed: int,

@@ -113,7 +113,7 @@ def test_the_tracker_shows_the_drop_for_the_disrupted_line(first):
     line = line_of_handsets(first["result"].lines)[handset]
     assert at.selectbox(key="tracker_line").value == line
     assert str(at.date_input(key="tracker_date").value) == disrupted["disrupted_on"]
-    direct = track(first["result"].activity, line_id=line,
+    direct = track(first["result"].activity, line_id=line, lines=first["result"].lines,
                    action_date=disrupted["disrupted_on"], weeks=8).measures.set_index("measure")
     assert (direct["p_value"] < 0.05).all() and (direct["direction"] == "down").all()
     shown = [s.value for s in at.success]

@@ -114,13 +114,22 @@ def test_disruption_strategies_on_a_small_network():
                   ("B", "H2"), ("H2", "L2"), ("L2", "c4")])
     assert lcc_after_removal(G, ["B"]) == 6 and top_betweenness(G, 1) == ["L"]
     assert customers_cut_off(G, {"L"}, supply={"L", "L2"}, customers={"c1", "c4"}) == 1
-    table = compare_strategies(G, k=1, supply={"L", "L2"}, customers={"c1", "c2", "c3", "c4"},
-                               held={"H": {"L"}, "H2": {"L2"}}, line_size={"H": 3, "H2": 1},
-                               seed=1).set_index("strategy")
-    assert table.loc["holder", "removed"] == "H"
-    assert (table.loc["holder", "lcc_after"], table.loc["holder", "customers_cut_off"]) == (4, 3)
-    assert table.loc["betweenness", "lcc_after"] == 5  # L removed: B-H-H2-L2-c4 left
-    assert table.loc["key_player", "lcc_after"] <= table.loc["betweenness", "lcc_after"]
+    kwargs = {"supply": {"L", "L2"}, "customers": {"c1", "c2", "c3", "c4"},
+              "held": {"H": {"L"}, "H2": {"L2"}}, "line_size": {"H": 3, "H2": 1}, "seed": 1}
+    # Every strategy spends the same budget of handsets. With k=1 no holder fits (a holder
+    # costs 2: themselves and their line handset), so the holder strategy removes nothing.
+    one = compare_strategies(G, k=1, **kwargs).set_index("strategy")
+    assert one["nodes_removed"].tolist() == [0, 1, 1]
+    assert (one.loc["holder", "lcc_after"], one.loc["holder", "customers_cut_off"]) == (10, 0)
+    assert one.loc["betweenness", "lcc_after"] == 5  # L removed: H-B-H2-L2-c4 left
+    # k=2: H with L (the largest line); H2 with L2 would exceed the budget. Betweenness by
+    # hand: L 26 pairs, H 20 (5 x 4 across it), B 18 (6 x 3): L and H go.
+    two = compare_strategies(G, k=2, **kwargs).set_index("strategy")
+    assert two["nodes_removed"].tolist() == [2, 2, 2]
+    assert two.loc["holder", "removed"] == "H;L"
+    assert two.loc["betweenness", "removed"] == "H;L"
+    assert (two.loc["holder", "lcc_after"], two.loc["holder", "customers_cut_off"]) == (4, 3)
+    assert two.loc["key_player", "lcc_after"] <= two.loc["betweenness", "lcc_after"]
 
 
 @pytest.mark.mirror
@@ -166,7 +175,51 @@ def test_weekly_activity_and_network_evidence(con):
     assert (who.groupby("week")["customer"].nunique().to_numpy()
             == activity["active_customers"].to_numpy()).all()
     assert sorted(who["customer"].unique()) == CUSTOMERS
+    # records run from Tue 2 Oct (day 1) to Thu 8 Nov (day 38): the first week has 6 days
+    # inside them, the last 4; the evidence means use the four full weeks: customers
+    # (9 + 4 + 8 + 8) / 4, messages (10 + 4 + 8 + 10) / 4
+    assert activity["days_covered"].tolist() == [6, 7, 7, 7, 7, 4]
+    assert activity["deal_messages"].tolist() == [10, 10, 4, 8, 10, 6]
     links = gpd.GeoDataFrame({"line_id": ["LINE-old"], "distance_km": [12.5]}, geometry=[None])
     ev = network_evidence(activity, runners_sql(con, deal), chains, links)
-    assert ev.values.tolist() == [["LINE-old", round(activity["active_customers"].mean(), 2),
-                                   8.0, 1, 12.5]]
+    assert ev.values.tolist() == [["LINE-old", 7.25, 8.0, 1, 12.5]]
+
+
+def _fake_result(groups: list[str]):
+    from geointel.network.pipeline import LinesResult
+
+    key = bytes(range(32))
+    from geointel.privacy import pseudonymise
+
+    numbers = ["07700900001", "07700900002", "07700900003", "07700900004"]
+    hs = pseudonymise(numbers, key)
+    lines = pd.DataFrame({"line_id": [f"LINE-{i}" for i in range(4)], "handsets": hs,
+                          "group_id": groups})
+    handsets = pd.DataFrame({"handset": hs, "role": "deal_line", "line_id": lines["line_id"],
+                             "group_id": groups})
+    empty_links = pd.DataFrame({"old": [], "new": []})
+    holders = pd.DataFrame({"handset": [], "holder": []})
+    result = LinesResult(pd.DataFrame(), handsets, lines, empty_links, holders, pd.DataFrame(),
+                         None, None, None, pd.DataFrame(), nx.Graph(), pd.DataFrame(),
+                         pd.DataFrame())
+    truth_h = pd.DataFrame({"handset": numbers, "role": "deal_line"})
+    truth_l = pd.DataFrame({"line_id": ["T1", "T2", "T3", "T4"], "handsets": numbers,
+                            "holder": ["07700900101"] * 4, "group_id": ["G1", "G1", "G2", "G2"]})
+    return result, truth_h, truth_l, key
+
+
+@pytest.mark.parametrize(("groups", "precision", "recall"), [
+    (["GRP-1", "GRP-1", "GRP-2", "GRP-2"], 1.0, 1.0),   # the truth's grouping
+    (["GRP-1", "GRP-2", "GRP-3", "GRP-4"], 1.0, 0.0),   # every line its own group
+    (["GRP-1", "GRP-1", "GRP-1", "GRP-1"], 2 / 6, 1.0),  # one group: 2 of 6 pairs right
+    (["GRP-1", "GRP-1", "GRP-1", "GRP-2"], 1 / 3, 0.5),  # pairs 01, 02, 12 together; 01 true
+])
+def test_group_scores_penalise_over_splitting_and_merging(groups, precision, recall):
+    from geointel.network.evaluate import evaluate_against_truth
+
+    result, truth_h, truth_l, key = _fake_result(groups)
+    scores = evaluate_against_truth(result, truth_h, truth_l, key=key)
+    assert scores["group_precision"] == pytest.approx(precision)
+    assert scores["group_recall"] == pytest.approx(recall)
+    assert (scores["group_adjusted_rand"] == 1.0) == (precision == recall == 1.0)
+    assert scores["deal_line_precision"] == scores["deal_line_recall"] == 1.0

@@ -106,6 +106,12 @@ def test_default_scheme_is_labelled_illustrative_frozen_and_picklable():
     ("position.factor_range", [1.5, 0.5], "position.factor_range: is not [low, high]"),
     ("confidence.grades.1.min_sources", 1, "confidence.grades[1]: the last grade has"),
     ("monte_carlo.interval", 1.5, "monte_carlo.interval: is not in (0, 1]"),
+    ("suggestions.physical.0.evidence", "knives",
+     "suggestions.physical[0].evidence: 'knives' is not an evidence column. Fix: use one of "
+     "customers, messages, runners, reach_km, weapons"),
+    ("confidence.network_evidence", ["custmers"],
+     "confidence.network_evidence: 'custmers' is not an evidence column"),
+    ("custom_evidence", ["weapons"], "custom_evidence: repeats known evidence column(s) weapons"),
 ])
 def test_malformed_scheme_is_refused_naming_key_path_and_fix(path, value, expected):
     with pytest.raises(ValidationError) as err:
@@ -120,6 +126,17 @@ def test_every_problem_is_listed_at_once():
     with pytest.raises(ValidationError, match=r"\(2 problems\)") as err:
         validate_scheme(data, source="s.yaml")
     assert "colour: is not a scheme key" in str(err.value)
+
+
+def test_a_force_declares_its_own_evidence_columns(small):
+    data = _mutated("suggestions.physical.0.evidence", "knives")
+    data["custom_evidence"] = ["knives"]
+    scheme = validate_scheme(data, source="force.yaml")
+    assert scheme.custom_evidence == ("knives",)
+    row = score_lines(pd.DataFrame({"line_id": ["A"], "knives": [3]}), scheme).table.iloc[0]
+    # knives 3 reaches thresholds 1, 2, 3 of the rule that read weapons: physical 3
+    assert (row["physical"], row["physical_basis"]) == (3, "evidence")
+    assert row["physical_evidence"] == "knives=3 -> 3; suggested 3"
 
 
 def test_load_scheme_file_errors(tmp_path):
