@@ -3,6 +3,8 @@ for anything expensive. Settings are passed explicitly (never mutated globally).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,15 +12,41 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
+from geointel._progress import Progress
 from geointel.area import Area, build_area
 from geointel.io._table import ReadResult
 from geointel.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from geointel.briefing import Briefing
+    from geointel.maps import MapLayer
     from geointel.network.pipeline import LinesResult
     from geointel.scoring import ScoredLines, TrackerResult
     from geointel.siting import SitingResult
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Progress]:
+    """An ``st.progress`` bar for the duration of the block, and the library's ``progress``
+    callback that moves it. Used *inside* the cached functions below: Streamlit records
+    the bar with the function's other output, so a cache hit shows nothing and a miss
+    shows the bar moving until the work is done."""
+    bar = st.progress(0.0, text=label)
+
+    def update(done: int, total: int, message: str) -> None:
+        bar.progress(min(1.0, done / total) if total else 0.0, text=f"{label}: {message}")
+
+    try:
+        yield update
+    finally:
+        bar.empty()
+
+
+def _stage(progress: Progress, start: int, span: int, total: int) -> Progress:
+    """A callback reporting a sub-task's ``done/of`` as steps ``start..start+span`` of
+    ``total``."""
+    return lambda done, of, message: progress(start + (span * done // of if of else 0),
+                                              total, message)
 
 
 @st.cache_resource
@@ -316,22 +344,23 @@ def _existing(services_path: str, kinds: tuple[str, ...]) -> gpd.GeoDataFrame | 
     return ex.loc[ex["kind"].isin(kinds)]
 
 
-@st.cache_data(show_spinner="Solving the siting model…")
+@st.cache_data(show_spinner=False)
 def siting_run(codes: tuple[str, ...], data_dir: str, model: str, p: int, threshold: float,
                source: str, existing_kinds: tuple[str, ...], time_limit: float,
-               services_path: str) -> SitingResult:
+               services_path: str, target_share: float = 1.0) -> SitingResult:
     """One siting model on LSOA centroids weighted by residents, the services register's
-    ``existing_kinds`` fixed open."""
+    ``existing_kinds`` fixed open (LSCP: fewest sites to reach ``target_share``)."""
     from geointel.siting import site_layers
 
-    return site_layers(_demand(codes, data_dir), sites(data_dir, source).data,
-                       _existing(services_path, existing_kinds), model=model,
-                       weight_col="weight", p=p, threshold=threshold,
-                       demand_id_col="lsoa_code", site_id_col="site_id",
-                       time_limit=time_limit)
+    with progress_bar(f"Solving the siting model ({model})") as progress:
+        return site_layers(_demand(codes, data_dir), sites(data_dir, source).data,
+                           _existing(services_path, existing_kinds), model=model,
+                           weight_col="weight", p=p, threshold=threshold,
+                           target_share=target_share, demand_id_col="lsoa_code",
+                           site_id_col="site_id", time_limit=time_limit, progress=progress)
 
 
-@st.cache_data(show_spinner="Sweeping the number of sites…")
+@st.cache_data(show_spinner=False)
 def siting_sweep(codes: tuple[str, ...], data_dir: str, ps: tuple[int, ...], threshold: float,
                  source: str, existing_kinds: tuple[str, ...], time_limit: float,
                  services_path: str) -> pd.DataFrame:
@@ -349,30 +378,69 @@ def siting_sweep(codes: tuple[str, ...], data_dir: str, ps: tuple[int, ...], thr
     fixed = np.r_[np.zeros(len(candidates), dtype=bool),
                   np.ones(0 if ex is None else len(ex), dtype=bool)]
     cost = distance_matrix(demand.geometry, points)
-    return sweep(cost, demand["weight"].to_numpy(), ps=list(ps), thresholds=[threshold],
-                 fixed=fixed, time_limit=time_limit)
+    with progress_bar("Sweeping the number of sites") as progress:
+        return sweep(cost, demand["weight"].to_numpy(), ps=list(ps), thresholds=[threshold],
+                     fixed=fixed, time_limit=time_limit, progress=progress)
+
+
+def _every_site(data_dir: str, source: str, services_path: str,
+                existing_kinds: tuple[str, ...]) -> gpd.GeoDataFrame:
+    ex = _existing(services_path, existing_kinds)
+    layer = sites(data_dir, source).data
+    return layer if ex is None else pd.concat([layer, ex], ignore_index=True)
+
+
+@st.cache_resource(show_spinner="Drawing the map…")
+def siting_map(codes: tuple[str, ...], data_dir: str, model: str, p: int, threshold: float,
+               source: str, existing_kinds: tuple[str, ...], time_limit: float,
+               services_path: str, target_share: float, marking: str) -> str:
+    """The chosen sites of :func:`siting_run`, the existing services kept open and the
+    LSOAs left beyond the threshold, over the authorities' boundaries (offline HTML)."""
+    from geointel.maps import build_map, siting_layers
+
+    result = siting_run(codes, data_dir, model, p, threshold, source, existing_kinds,
+                        time_limit, services_path, target_share)
+    lsoas = area(codes, data_dir).lsoas
+    shapes = units(codes, data_dir, "lsoa")[["code", "geometry"]].rename(
+        columns={"code": "lsoa_code"}).merge(
+        pd.DataFrame(lsoas[["lsoa_code", "lsoa_name", "population"]]), on="lsoa_code")
+    layers = siting_layers(result, sites=_every_site(data_dir, source, services_path,
+                                                     existing_kinds),
+                           areas=shapes, boundaries=units(codes, data_dir, "lad")[
+                               ["code", "name", "geometry"]])
+    return build_map(layers, title=f"Clinic siting: {model}, {len(result.selected)} new "
+                     f"site(s), {threshold:,.0f} m", marking=marking)
 
 
 @st.cache_data(show_spinner="Writing the export…")
 def siting_export(codes: tuple[str, ...], data_dir: str, model: str, p: int, threshold: float,
                   source: str, existing_kinds: tuple[str, ...], time_limit: float,
-                  services_path: str, marking: str) -> dict[str, bytes]:
-    """The :func:`siting_run` result as files (``siting.gpkg``, CSVs, summary) in memory."""
+                  services_path: str, target_share: float, marking: str,
+                  role: str) -> dict[str, bytes]:
+    """The :func:`siting_run` result as files (``siting.gpkg``, ``sites.geojson``, CSVs,
+    summary) in memory, for ``role`` (checked by the exporters)."""
     import tempfile
 
+    from geointel.exports import export_layers
     from geointel.opendata import OGL_ATTRIBUTION
     from geointel.siting import export_result
 
     result = siting_run(codes, data_dir, model, p, threshold, source, existing_kinds,
-                        time_limit, services_path)
-    ex = _existing(services_path, existing_kinds)
-    layer = sites(data_dir, source).data
-    every = layer if ex is None else pd.concat([layer, ex], ignore_index=True)
+                        time_limit, services_path, target_share)
+    every = _every_site(data_dir, source, services_path, existing_kinds)
     with tempfile.TemporaryDirectory() as tmp:
         paths = export_result(result, _demand(codes, data_dir), every, tmp,
                               demand_id_col="lsoa_code", marking=marking,
-                              attribution=OGL_ATTRIBUTION)
-        return {Path(p).name: Path(p).read_bytes() for p in paths.values()}
+                              attribution=OGL_ATTRIBUTION, role=role)
+        files = {Path(p).name: Path(p).read_bytes() for p in paths.values()}
+        if "gpkg" not in paths:
+            return files
+        chosen = gpd.read_file(paths["gpkg"], layer="sites")
+        geojson = export_layers(Path(tmp) / "geojson", layers={"sites": chosen},
+                                marking=marking, role=role, capability="export:siting",
+                                formats=("geojson",), attribution=OGL_ATTRIBUTION)
+        first = {k: v for k, v in files.items() if k.endswith(".gpkg")}
+        return {**first, "sites.geojson": geojson["sites.geojson"].read_bytes(), **files}
 
 
 @st.cache_resource(show_spinner="Reading the synced files…")
@@ -414,23 +482,47 @@ def reader_reports(data_dir: str) -> dict[str, ReadResult]:
 # key file or GEOINTEL_PSEUDONYM_KEY); only pseudonyms leave these functions.
 
 
-@st.cache_resource(show_spinner="Finding deal lines in the contact records…")
-def lines_result(contacts_path: str, intel_path: str, key_file: str, seed: int,
-                 codes: tuple[str, ...], data_dir: str) -> LinesResult:
+@st.cache_resource(show_spinner=False)
+def lines_analysis(contacts_path: str, intel_path: str, key_file: str, seed: int,
+                   codes: tuple[str, ...], data_dir: str) -> tuple[LinesResult, int]:
     """:func:`geointel.network.pipeline.analyse_lines` on a contacts file and register, with
-    footprints on the Area's LSOAs (``codes`` empty: no footprints)."""
+    footprints on the Area's LSOAs (``codes`` empty: no footprints), and the number of
+    contact records it read. About 25 s on the sample the first time: a progress bar shows
+    how far it is."""
     from geointel.io.contacts import read_contacts, read_intel
     from geointel.network.pipeline import analyse_lines
     from geointel.privacy import load_key
 
-    key = load_key(key_file)
-    contacts = read_contacts(Path(contacts_path), key=key)
-    intel = read_intel(Path(intel_path), key=key).data if intel_path else None
-    lsoas = None
-    if codes:
-        lsoas = area(codes, data_dir).lsoas[["lsoa_code", "lad_code", "geometry"]].rename(
-            columns={"lsoa_code": "code"})
-    return analyse_lines(contacts.data, intel=intel, lsoas=lsoas, seed=seed)
+    with progress_bar("Finding deal lines in the contact records") as progress:
+        progress(0, 10, "reading and pseudonymising the contact records")
+        key = load_key(key_file)
+        contacts = read_contacts(Path(contacts_path), key=key)
+        intel = read_intel(Path(intel_path), key=key).data if intel_path else None
+        lsoas = None
+        if codes:
+            progress(3, 10, "placing the cells in LSOAs")
+            lsoas = area(codes, data_dir).lsoas[["lsoa_code", "lad_code", "geometry"]].rename(
+                columns={"lsoa_code": "code"})
+        result = analyse_lines(contacts.data, intel=intel, lsoas=lsoas, seed=seed,
+                               progress=_stage(progress, 4, 6, 10))
+        return result, contacts.rows_accepted
+
+
+def lines_result(contacts_path: str, intel_path: str, key_file: str, seed: int,
+                 codes: tuple[str, ...], data_dir: str) -> LinesResult:
+    """The lines of :func:`lines_analysis` (shared read-only)."""
+    return lines_analysis(contacts_path, intel_path, key_file, seed, codes, data_dir)[0]
+
+
+@st.cache_data(show_spinner="Laying out the network…")
+def command_network(contacts_path: str, intel_path: str, key_file: str, seed: int,
+                    codes: tuple[str, ...], data_dir: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Nodes and edges of the lines' command network, positioned
+    (:func:`geointel.command_chart.command_layout`, seeded)."""
+    from geointel.command_chart import command_layout
+
+    result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
+    return command_layout(result.lines, result.handsets, seed=seed)
 
 
 @st.cache_data(show_spinner="Simulating disruption…")
