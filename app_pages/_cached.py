@@ -150,8 +150,8 @@ def harm_view(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
     """Rates at ``level``, deaths per 100,000 and LSOA Gi* bins for authorities ``lads``.
 
     Returns ``rates`` (ranked, with intervals and comparison), ``deaths`` (suppressed below
-    ``suppression``) and ``lsoa`` (per LSOA: rate, ``gi_bin``, IMD decile), all with the
-    chosen authorities as benchmark.
+    ``suppression``) and ``lsoa`` (per LSOA: rate, ``gi_bin``, ``lisa_label``, IMD decile),
+    all with the chosen authorities as benchmark.
     """
     from geointel import harm, hotspots
 
@@ -172,23 +172,26 @@ def harm_view(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
     layer["rate"] = layer["rate"].fillna(0.0)
     if len(layer) > 1:
         layer = layer.join(hotspots.getis_ord(layer, "rate", seed=seed, permutations=999))
+        layer = layer.join(hotspots.local_moran(layer, "rate", seed=seed, permutations=999))
     else:
         layer["gi_bin"] = 0
+        layer["lisa_label"] = hotspots.NOT_SIGNIFICANT
     return {"rates": rates, "deaths": death_rates, "lsoa": layer}
 
 
 def export_files(*, layers: dict[str, gpd.GeoDataFrame], tables: dict[str, pd.DataFrame],
                  marking: str, role: str, capability: str, stem: str) -> dict[str, bytes]:
-    """Files of :func:`geointel.exports.export_layers` (GeoPackage, CSVs, marking, summary)
-    as bytes by file name, for download buttons; the role is checked there."""
+    """Files of :func:`geointel.exports.export_layers` (GeoPackage, GeoJSON per layer, CSVs,
+    marking, summary) as bytes by file name, for download buttons; the role is checked
+    there."""
     import tempfile
 
     from geointel.exports import export_layers
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = export_layers(Path(tmp), layers=layers, tables=tables, marking=marking,
-                              role=role, capability=capability, formats=("gpkg", "csv"),
-                              stem=stem)
+                              role=role, capability=capability,
+                              formats=("gpkg", "geojson", "csv"), stem=stem)
         return {name: path.read_bytes() for name, path in paths.items()}
 
 
@@ -209,12 +212,23 @@ def harm_export(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
                         marking=marking, role=role, capability="export:harm", stem="harm")
 
 
+def _base(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...] | None = None) -> MapLayer:
+    """The boundary base layer of a page map: the (chosen) local authorities' outlines."""
+    from geointel.maps import boundary_layer
+
+    shapes = units(codes, data_dir, "lad")
+    if lads is not None:
+        shapes = shapes.loc[shapes["code"].isin(lads)]
+    return boundary_layer(shapes[["code", "name", "geometry"]])
+
+
 @st.cache_resource(show_spinner="Drawing the map…")
 def harm_map(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
              crime_types: tuple[str, ...], start: str, end: str, level: str,
              deaths_path: str, suppression: int, seed: int, marking: str) -> str:
-    """The harm map (offence rate, deaths, Gi* bins, IMD decile) as an offline HTML page."""
-    from geointel.maps import MapLayer, build_map
+    """The harm map (offence rate, deaths, Gi* bins, LISA clusters, IMD decile) over the
+    authorities' boundaries, as an offline HTML page."""
+    from geointel.maps import GI_STAR, IMD_DECILES, LISA, MapLayer, build_map
 
     view = harm_view(codes, data_dir, lads, crime_types, start, end, level, deaths_path,
                      suppression, seed)
@@ -226,18 +240,26 @@ def harm_map(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
     dead["count"] = dead["count"].astype("string").fillna("suppressed")
     lsoa = units(codes, data_dir, "lsoa")[["code", "geometry"]].merge(
         view["lsoa"].drop(columns="geometry"), left_on="code", right_on="lsoa_code")
-    lsoa["imd_decile"] = lsoa["imd_decile"].astype(float)
+    what = ", ".join(crime_types)
     layers = [
-        MapLayer(f"{', '.join(crime_types)} offences per 1,000 residents", rates, "choropleth",
+        _base(codes, data_dir, lads),
+        MapLayer(f"{what} offences per 1,000 residents", rates, "choropleth",
                  column="rate", popup=["name", "code", "count", "rate", "comparison"]),
         MapLayer("Drug deaths per 100,000 (whole register)", dead, "choropleth",
-                 column="rate", popup=["name", "code", "count", "rate"], show=False),
-        MapLayer("Gi* hotspot bin (offence rate, LSOA)", lsoa, "choropleth", column="gi_bin",
-                 popup=["lsoa_name", "ward_name", "rate", "gi_bin"], show=False),
+                 column="rate", popup=["name", "code", "count", "rate"], show=False,
+                 no_value=f"suppressed (1 to {suppression - 1} deaths)"),
+        MapLayer(f"Gi* hot and cold spots ({what} offence rate, LSOA)", lsoa, "choropleth",
+                 column="gi_bin", popup=["lsoa_name", "ward_name", "rate", "gi_bin"],
+                 show=False, categories=GI_STAR),
+        MapLayer(f"Local Moran clusters and outliers ({what} offence rate, LSOA)", lsoa,
+                 "choropleth", column="lisa_label",
+                 popup=["lsoa_name", "ward_name", "rate", "lisa_label"], show=False,
+                 categories=LISA),
         MapLayer("IMD 2019 decile (1 = most deprived)", lsoa, "choropleth",
-                 column="imd_decile", popup=["lsoa_name", "imd_decile"], show=False),
+                 column="imd_decile", popup=["lsoa_name", "imd_decile"], show=False,
+                 categories=IMD_DECILES),
     ]
-    return build_map(layers, title=f"Drug harm {start} to {end}", marking=marking,
+    return build_map(layers, title=f"{what} offences {start} to {end}", marking=marking,
                      date=end)
 
 
@@ -300,9 +322,11 @@ def access_map(codes: tuple[str, ...], data_dir: str, services_path: str,
     points = open_services(services_path, kinds, window)[
         ["service_id", "name", "kind", "opening_hours", "geometry"]]
     layers = [
+        _base(codes, data_dir),
         MapLayer("Distance to the nearest service (m)", lsoa, "choropleth",
                  column="distance_m", popup=["lsoa_name", "code", "population", "distance_m",
-                                             "nearest_any"]),
+                                             "nearest_any"],
+                 no_value="no service of the chosen kinds open"),
         MapLayer(f"Gaps: beyond {threshold_m:,.0f} m", gaps, "outline", colour="#7b3294",
                  popup=["lsoa_name", "population", "distance_m"]),
         MapLayer(f"Services open ({window.replace('_', ' ')})", points, "points",
@@ -547,7 +571,7 @@ def lines_map(contacts_path: str, intel_path: str, key_file: str, seed: int,
     result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
     links = result.line_links.dropna(subset=["geometry"])
     links = links.assign(distance_km=links["distance_km"].astype(float))
-    layers = []
+    layers = [_base(codes, data_dir)] if codes else []
     polygons = result.footprint_polygons
     if polygons is not None and len(polygons):
         for side, label in (("sell", "Where lines sell (records per LSOA)"),
