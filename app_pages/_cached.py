@@ -594,19 +594,34 @@ def ranked_lines(contacts_path: str, intel_path: str, key_file: str, seed: int,
                  codes: tuple[str, ...], data_dir: str, scheme_path: str,
                  overrides: pd.DataFrame | None, draws: int) -> ScoredLines:
     """The detected lines scored under a scheme with the register and the overrides given,
-    ranked with Monte Carlo rank intervals."""
+    ranked with Monte Carlo rank intervals (:func:`geointel.briefing.rank_detected_lines`,
+    as the operation pack ranks them)."""
+    from geointel.briefing import rank_detected_lines
     from geointel.io.contacts import read_intel
     from geointel.privacy import load_key
-    from geointel.scoring import load_scheme, rank_lines, without_intel
+    from geointel.scoring import load_scheme
 
     result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
-    lines = result.lines
-    intel = None
-    if intel_path:
-        intel = read_intel(Path(intel_path), key=load_key(key_file)).data
-        lines = without_intel(lines)
-    return rank_lines(lines, load_scheme(Path(scheme_path)), seed=seed, intel=intel,
-                      overrides=overrides, draws=draws)
+    intel = read_intel(Path(intel_path), key=load_key(key_file)).data if intel_path else None
+    return rank_detected_lines(result.lines, load_scheme(Path(scheme_path)), seed=seed,
+                               intel=intel, overrides=overrides, draws=draws)
+
+
+#: The arguments the lines functions share: contacts, intel register, key file, seed, the
+#: Area's codes and the data folder.
+LinesArgs = tuple[str, str, str, int, tuple[str, ...], str]
+
+
+def ranking_inputs(cfg: Settings) -> tuple[LinesArgs, pd.DataFrame | None, int]:
+    """What the Targeting page ranks with in this session: the lines arguments, the
+    analyst's overrides and the number of draws (the operation pack ranks with the same)."""
+    from geointel.briefing import RANK_DRAWS
+
+    samples = cfg.samples_dir
+    args: LinesArgs = (str(samples / "contacts.csv"), str(samples / "intel.csv"),
+                       str(cfg.resolved_key_file()), cfg.seed, cfg.areas, str(cfg.data_dir))
+    return (args, st.session_state.get("score_overrides"),
+            int(st.session_state.get("ranking_draws", RANK_DRAWS)))
 
 
 @st.cache_data
@@ -659,31 +674,75 @@ BRIEFING_CAPABILITY = {"operation": "export:police_briefing",
                        "board": "export:partner_briefing"}
 
 
-@st.cache_resource(show_spinner="Building the briefing pack…")
-def _briefing_pack(kind: str, codes: tuple[str, ...], cfg: Settings) -> Briefing:
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _briefing_pack(kind: str, codes: tuple[str, ...], cfg: Settings,
+                   overrides: pd.DataFrame | None, draws: int, date: str) -> Briefing:
     from geointel.briefing import board_pack, operation_pack
+    from geointel.scoring import DEFAULT_SCHEME
 
-    build = operation_pack if kind == "operation" else board_pack
-    return build(cfg, codes=codes)
+    if kind == "board":
+        with progress_bar("Building the board pack") as progress:
+            return board_pack(cfg, codes=codes, date=date, progress=progress)
+    args, _, _ = ranking_inputs(cfg)
+    result, records = lines_analysis(*args)
+    scored = ranked_lines(*args, str(DEFAULT_SCHEME), overrides, draws)
+    with progress_bar("Building the operation pack") as progress:
+        pack = operation_pack(cfg, codes=codes, lines=result, scored=scored, date=date,
+                              progress=progress)
+    return replace_figures(pack, {"Contact records analysed": f"{records:,}"})
+
+
+def replace_figures(pack: Briefing, extra: dict[str, str]) -> Briefing:
+    """``pack`` with ``extra`` key figures first in its first section."""
+    from dataclasses import replace
+
+    first, *rest = pack.sections
+    figures = tuple(extra.items()) + tuple(f for f in first.figures if f[0] not in extra)
+    return replace(pack, sections=(replace(first, figures=figures), *rest))
 
 
 def briefing_pack(kind: str, codes: tuple[str, ...], cfg: Settings, role: str) -> Briefing:
-    """The ``"operation"`` (police) or ``"board"`` (partner) pack, for a role that may have it."""
+    """The ``"operation"`` (police) or ``"board"`` (partner) pack, for a role that may have it.
+
+    The operation pack ranks the lines exactly as the Targeting page does in this session
+    (the same cached ranking: intelligence register, the analyst's overrides, draws). A pack
+    is built once a day for its inputs (the date is part of the key, so it is never dated
+    yesterday)."""
+    import datetime as dt
+
     from geointel.auth import check_role
 
     check_role(role, BRIEFING_CAPABILITY[kind])
-    return _briefing_pack(kind, codes, cfg)
+    return _briefing_pack(kind, codes, cfg, *_pack_inputs(kind, cfg),
+                          dt.date.today().isoformat())
 
 
-@st.cache_data(show_spinner="Rendering the PDF, maps and data…")
-def briefing_files(kind: str, codes: tuple[str, ...], cfg: Settings, role: str
-                   ) -> dict[str, bytes]:
-    """:func:`geointel.briefing.write_pack` of :func:`briefing_pack` as file name -> bytes."""
+def _pack_inputs(kind: str, cfg: Settings) -> tuple[pd.DataFrame | None, int]:
+    """The overrides and draws a pack of ``kind`` depends on (the board pack: none)."""
+    if kind != "operation":
+        return None, 0
+    _, overrides, draws = ranking_inputs(cfg)
+    return overrides, draws
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _briefing_files(_pack: Briefing, role: str, key: tuple[object, ...]) -> dict[str, bytes]:
+    """The files of ``_pack`` (not hashed: ``key`` holds the inputs it was built from)."""
     import tempfile
 
     from geointel.briefing import write_pack
 
-    pack = briefing_pack(kind, codes, cfg, role)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = write_pack(pack, Path(tmp), role=role)
+    with progress_bar("Rendering the PDF, maps and data") as progress, \
+            tempfile.TemporaryDirectory() as tmp:
+        paths = write_pack(_pack, Path(tmp), role=role, progress=progress)
         return {name: path.read_bytes() for name, path in paths.items()}
+
+
+def briefing_files(kind: str, codes: tuple[str, ...], cfg: Settings, role: str
+                   ) -> dict[str, bytes]:
+    """:func:`geointel.briefing.write_pack` of :func:`briefing_pack` as file name -> bytes."""
+    import datetime as dt
+
+    pack = briefing_pack(kind, codes, cfg, role)
+    return _briefing_files(pack, role, (kind, codes, cfg, dt.date.today().isoformat(),
+                                        *_pack_inputs(kind, cfg)))
