@@ -58,7 +58,8 @@ def command_layout(lines: pd.DataFrame, handsets: pd.DataFrame, *,
     nodes, edges : pandas.DataFrame
         ``nodes``: ``node`` (line id or pseudonym), ``role`` (line/holder/runner),
         ``label``, ``line_id``, ``group_id``, ``handsets`` (deal-line handsets of a line),
-        ``customers`` (of a line), ``x``, ``y`` (in [-1, 1]). ``edges``: ``source``,
+        ``customers`` (of a line), ``x``, ``y`` (each connected part within radius 1 of
+        its own point of a grid 3 apart, by group). ``edges``: ``source``,
         ``target``, ``relation`` (holds/dispatches), ``line_id`` and both ends' ``x``, ``y``,
         ``x2``, ``y2``.
 
@@ -80,7 +81,7 @@ def command_layout(lines: pd.DataFrame, handsets: pd.DataFrame, *,
     group_of = dict(zip(lines["line_id"], lines["group_id"], strict=True))
     for row in lines.to_dict("records"):
         chain = [h for h in str(row["handsets"]).split(";") if h]
-        graph.add_node(row["line_id"], role="line", label=str(row["line_id"]),
+        graph.add_node(row["line_id"], role="line", label=f"{row['line_id']} ({row['group_id']})",
                        line_id=row["line_id"], group_id=row["group_id"],
                        handsets=len(chain), customers=int(row["customers_total"]))
     for row in lines.to_dict("records"):
@@ -98,7 +99,7 @@ def command_layout(lines: pd.DataFrame, handsets: pd.DataFrame, *,
         graph.add_edge(line_id, handset, relation="dispatches", line_id=line_id)
     if graph.number_of_nodes() == 0:
         return pd.DataFrame(columns=NODE_COLUMNS), pd.DataFrame(columns=EDGE_COLUMNS)
-    pos = nx.spring_layout(graph.to_undirected(), seed=seed, iterations=200)
+    pos = _packed_layout(graph, seed=seed)
     nodes = pd.DataFrame([{"node": n, **data, "x": float(pos[n][0]), "y": float(pos[n][1])}
                           for n, data in graph.nodes(data=True)])
     for col in NODE_COLUMNS:
@@ -113,6 +114,30 @@ def command_layout(lines: pd.DataFrame, handsets: pd.DataFrame, *,
                          columns=EDGE_COLUMNS)
     log.info("laid out %d nodes and %d edges of the command network", len(nodes), len(edges))
     return nodes[NODE_COLUMNS], edges
+
+
+def _packed_layout(graph: Any, *, seed: int) -> dict[Any, tuple[float, float]]:
+    """Each connected part (a line with its holder and runners, or lines sharing a holder)
+    laid out on its own (seeded spring layout, radius 1) and the parts placed on a grid,
+    ordered by group and line, so no part shrinks to a dot beside the gaps between them."""
+    import math
+
+    import networkx as nx
+
+    undirected = graph.to_undirected()
+    parts = sorted(nx.connected_components(undirected),
+                   key=lambda c: min((str(graph.nodes[n].get("group_id")),
+                                      str(graph.nodes[n].get("line_id"))) for n in c))
+    cols = max(1, math.ceil(math.sqrt(len(parts))))
+    pos: dict[Any, tuple[float, float]] = {}
+    for k, part in enumerate(parts):
+        sub = undirected.subgraph(part)
+        local = (nx.spring_layout(sub, seed=seed, iterations=200) if len(part) > 1
+                 else {next(iter(part)): (0.0, 0.0)})
+        cx, cy = 3.0 * (k % cols), -3.0 * (k // cols)
+        for node, (x, y) in local.items():
+            pos[node] = (cx + float(x), cy + float(y))
+    return pos
 
 
 def command_chart(nodes: pd.DataFrame, edges: pd.DataFrame, *, height: int = 520) -> Any:
@@ -131,15 +156,17 @@ def command_chart(nodes: pd.DataFrame, edges: pd.DataFrame, *, height: int = 520
     import altair as alt
 
     roles = list(ROLE_COLOURS)
+    free = alt.Scale(zero=False, padding=30)
     colour = alt.Color("role:N", title="role",
                        scale=alt.Scale(domain=roles, range=[ROLE_COLOURS[r] for r in roles]))
     links = alt.Chart(edges).mark_rule(color="#9e9e9e", strokeWidth=1.2).encode(
-        x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None), x2="x2:Q", y2="y2:Q",
+        x=alt.X("x:Q", axis=None, scale=free), y=alt.Y("y:Q", axis=None, scale=free),
+        x2="x2:Q", y2="y2:Q",
         tooltip=[alt.Tooltip("source:N"), alt.Tooltip("relation:N"),
                  alt.Tooltip("target:N")])
     points = alt.Chart(nodes).mark_circle(opacity=0.95, stroke="#222222",
                                           strokeWidth=0.6).encode(
-        x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None), color=colour,
+        x=alt.X("x:Q", axis=None, scale=free), y=alt.Y("y:Q", axis=None, scale=free), color=colour,
         size=alt.Size("role:N", scale=alt.Scale(domain=roles, range=[420, 260, 90]),
                       legend=None),
         tooltip=[alt.Tooltip("label:N", title="node"), alt.Tooltip("role:N"),
@@ -149,5 +176,6 @@ def command_chart(nodes: pd.DataFrame, edges: pd.DataFrame, *, height: int = 520
                  alt.Tooltip("customers:Q", title="customers")])
     names = alt.Chart(nodes[nodes["role"] == "line"]).mark_text(
         dy=-16, fontSize=11, fontWeight="bold").encode(
-        x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None), text="label:N")
+        x=alt.X("x:Q", axis=None, scale=free), y=alt.Y("y:Q", axis=None, scale=free),
+        text="label:N")
     return alt.layer(links, points, names).properties(height=height).interactive()

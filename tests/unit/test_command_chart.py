@@ -31,6 +31,7 @@ def test_nodes_are_lines_holders_and_runners_with_their_figures():
     assert lines.loc["LINE-a", "handsets"] == 2 and lines.loc["LINE-a", "customers"] == 40
     assert lines.loc["Pr3", "group_id"] == "GRP-2"
     assert lines.loc["Phold1", "label"] == "holder Phold1"
+    assert lines.loc["LINE-c", "label"] == "LINE-c (GRP-2)"  # the group is on the chart
     # a holder of two lines is one node with two 'holds' edges; a line without a holder
     # has none; customers and runners of unknown lines are not drawn
     pairs = sorted(zip(edges["source"], edges["target"], edges["relation"], strict=True))
@@ -45,7 +46,12 @@ def test_the_layout_is_seeded_and_edges_join_their_nodes():
     other, _ = command_layout(*_lines(), seed=8)
     pd.testing.assert_frame_equal(nodes, again)
     assert not nodes[["x", "y"]].equals(other[["x", "y"]])
-    assert nodes[["x", "y"]].abs().max().max() <= 1.0 + 1e-9
+    # two parts (LINE-a/LINE-b share a holder; LINE-c alone), each within radius 1 of its
+    # grid point, the grid 3 apart: the parts never overlap
+    centre = {"GRP-1": (0.0, 0.0), "GRP-2": (3.0, 0.0)}
+    for row in nodes.itertuples():
+        cx, cy = centre[row.group_id]
+        assert abs(row.x - cx) <= 1 + 1e-9 and abs(row.y - cy) <= 1 + 1e-9
     xy = nodes.set_index("node")
     for e in edges.itertuples():
         assert (e.x, e.y) == (xy.loc[e.source, "x"], xy.loc[e.source, "y"])
