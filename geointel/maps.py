@@ -441,7 +441,7 @@ html, body {{ margin: 0; padding: 0; width: 100%; height: 100%; font-family: Ari
 .gi-top {{ top: 0; }} .gi-bottom {{ bottom: 0; }}
 .gi-box {{ position: absolute; z-index: 1000; background: rgba(255,255,255,0.92);
   border: 1px solid #999; border-radius: 4px; padding: 6px 9px; font-size: 12px; }}
-.gi-title {{ top: {t}px; left: 50%; transform: translateX(-50%); text-align: center; }}
+.gi-title {{ top: {t}px; left: 60px; max-width: 45%; }}
 .gi-title h1 {{ font-size: 17px; margin: 0; }}
 .gi-north {{ top: {n}px; left: 10px; text-align: center; font-weight: bold; padding: 3px 6px; }}
 .gi-legend {{ bottom: {t}px; right: 10px; max-width: 300px; max-height: 45%; overflow: auto; }}
