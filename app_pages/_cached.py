@@ -3,6 +3,8 @@ for anything expensive. Settings are passed explicitly (never mutated globally).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,15 +12,41 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
+from geointel._progress import Progress
 from geointel.area import Area, build_area
 from geointel.io._table import ReadResult
 from geointel.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from geointel.briefing import Briefing
+    from geointel.maps import MapLayer
     from geointel.network.pipeline import LinesResult
     from geointel.scoring import ScoredLines, TrackerResult
     from geointel.siting import SitingResult
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Progress]:
+    """An ``st.progress`` bar for the duration of the block, and the library's ``progress``
+    callback that moves it. Used *inside* the cached functions below: Streamlit records
+    the bar with the function's other output, so a cache hit shows nothing and a miss
+    shows the bar moving until the work is done."""
+    bar = st.progress(0.0, text=label)
+
+    def update(done: int, total: int, message: str) -> None:
+        bar.progress(min(1.0, done / total) if total else 0.0, text=f"{label}: {message}")
+
+    try:
+        yield update
+    finally:
+        bar.empty()
+
+
+def _stage(progress: Progress, start: int, span: int, total: int) -> Progress:
+    """A callback reporting a sub-task's ``done/of`` as steps ``start..start+span`` of
+    ``total``."""
+    return lambda done, of, message: progress(start + (span * done // of if of else 0),
+                                              total, message)
 
 
 @st.cache_resource
@@ -122,8 +150,8 @@ def harm_view(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
     """Rates at ``level``, deaths per 100,000 and LSOA Gi* bins for authorities ``lads``.
 
     Returns ``rates`` (ranked, with intervals and comparison), ``deaths`` (suppressed below
-    ``suppression``) and ``lsoa`` (per LSOA: rate, ``gi_bin``, IMD decile), all with the
-    chosen authorities as benchmark.
+    ``suppression``) and ``lsoa`` (per LSOA: rate, ``gi_bin``, ``lisa_label``, IMD decile),
+    all with the chosen authorities as benchmark.
     """
     from geointel import harm, hotspots
 
@@ -144,23 +172,26 @@ def harm_view(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
     layer["rate"] = layer["rate"].fillna(0.0)
     if len(layer) > 1:
         layer = layer.join(hotspots.getis_ord(layer, "rate", seed=seed, permutations=999))
+        layer = layer.join(hotspots.local_moran(layer, "rate", seed=seed, permutations=999))
     else:
         layer["gi_bin"] = 0
+        layer["lisa_label"] = hotspots.NOT_SIGNIFICANT
     return {"rates": rates, "deaths": death_rates, "lsoa": layer}
 
 
 def export_files(*, layers: dict[str, gpd.GeoDataFrame], tables: dict[str, pd.DataFrame],
                  marking: str, role: str, capability: str, stem: str) -> dict[str, bytes]:
-    """Files of :func:`geointel.exports.export_layers` (GeoPackage, CSVs, marking, summary)
-    as bytes by file name, for download buttons; the role is checked there."""
+    """Files of :func:`geointel.exports.export_layers` (GeoPackage, GeoJSON per layer, CSVs,
+    marking, summary) as bytes by file name, for download buttons; the role is checked
+    there."""
     import tempfile
 
     from geointel.exports import export_layers
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = export_layers(Path(tmp), layers=layers, tables=tables, marking=marking,
-                              role=role, capability=capability, formats=("gpkg", "csv"),
-                              stem=stem)
+                              role=role, capability=capability,
+                              formats=("gpkg", "geojson", "csv"), stem=stem)
         return {name: path.read_bytes() for name, path in paths.items()}
 
 
@@ -181,12 +212,23 @@ def harm_export(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
                         marking=marking, role=role, capability="export:harm", stem="harm")
 
 
+def _base(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...] | None = None) -> MapLayer:
+    """The boundary base layer of a page map: the (chosen) local authorities' outlines."""
+    from geointel.maps import boundary_layer
+
+    shapes = units(codes, data_dir, "lad")
+    if lads is not None:
+        shapes = shapes.loc[shapes["code"].isin(lads)]
+    return boundary_layer(shapes[["code", "name", "geometry"]])
+
+
 @st.cache_resource(show_spinner="Drawing the map…")
 def harm_map(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
              crime_types: tuple[str, ...], start: str, end: str, level: str,
              deaths_path: str, suppression: int, seed: int, marking: str) -> str:
-    """The harm map (offence rate, deaths, Gi* bins, IMD decile) as an offline HTML page."""
-    from geointel.maps import MapLayer, build_map
+    """The harm map (offence rate, deaths, Gi* bins, LISA clusters, IMD decile) over the
+    authorities' boundaries, as an offline HTML page."""
+    from geointel.maps import GI_STAR, IMD_DECILES, LISA, MapLayer, build_map
 
     view = harm_view(codes, data_dir, lads, crime_types, start, end, level, deaths_path,
                      suppression, seed)
@@ -198,18 +240,26 @@ def harm_map(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
     dead["count"] = dead["count"].astype("string").fillna("suppressed")
     lsoa = units(codes, data_dir, "lsoa")[["code", "geometry"]].merge(
         view["lsoa"].drop(columns="geometry"), left_on="code", right_on="lsoa_code")
-    lsoa["imd_decile"] = lsoa["imd_decile"].astype(float)
+    what = ", ".join(crime_types)
     layers = [
-        MapLayer(f"{', '.join(crime_types)} offences per 1,000 residents", rates, "choropleth",
+        _base(codes, data_dir, lads),
+        MapLayer(f"{what} offences per 1,000 residents", rates, "choropleth",
                  column="rate", popup=["name", "code", "count", "rate", "comparison"]),
         MapLayer("Drug deaths per 100,000 (whole register)", dead, "choropleth",
-                 column="rate", popup=["name", "code", "count", "rate"], show=False),
-        MapLayer("Gi* hotspot bin (offence rate, LSOA)", lsoa, "choropleth", column="gi_bin",
-                 popup=["lsoa_name", "ward_name", "rate", "gi_bin"], show=False),
+                 column="rate", popup=["name", "code", "count", "rate"], show=False,
+                 no_value=f"suppressed (1 to {suppression - 1} deaths)"),
+        MapLayer(f"Gi* hot and cold spots ({what} offence rate, LSOA)", lsoa, "choropleth",
+                 column="gi_bin", popup=["lsoa_name", "ward_name", "rate", "gi_bin"],
+                 show=False, categories=GI_STAR),
+        MapLayer(f"Local Moran clusters and outliers ({what} offence rate, LSOA)", lsoa,
+                 "choropleth", column="lisa_label",
+                 popup=["lsoa_name", "ward_name", "rate", "lisa_label"], show=False,
+                 categories=LISA),
         MapLayer("IMD 2019 decile (1 = most deprived)", lsoa, "choropleth",
-                 column="imd_decile", popup=["lsoa_name", "imd_decile"], show=False),
+                 column="imd_decile", popup=["lsoa_name", "imd_decile"], show=False,
+                 categories=IMD_DECILES),
     ]
-    return build_map(layers, title=f"Drug harm {start} to {end}", marking=marking,
+    return build_map(layers, title=f"{what} offences {start} to {end}", marking=marking,
                      date=end)
 
 
@@ -272,9 +322,11 @@ def access_map(codes: tuple[str, ...], data_dir: str, services_path: str,
     points = open_services(services_path, kinds, window)[
         ["service_id", "name", "kind", "opening_hours", "geometry"]]
     layers = [
+        _base(codes, data_dir),
         MapLayer("Distance to the nearest service (m)", lsoa, "choropleth",
                  column="distance_m", popup=["lsoa_name", "code", "population", "distance_m",
-                                             "nearest_any"]),
+                                             "nearest_any"],
+                 no_value="no service of the chosen kinds open"),
         MapLayer(f"Gaps: beyond {threshold_m:,.0f} m", gaps, "outline", colour="#7b3294",
                  popup=["lsoa_name", "population", "distance_m"]),
         MapLayer(f"Services open ({window.replace('_', ' ')})", points, "points",
@@ -316,22 +368,23 @@ def _existing(services_path: str, kinds: tuple[str, ...]) -> gpd.GeoDataFrame | 
     return ex.loc[ex["kind"].isin(kinds)]
 
 
-@st.cache_data(show_spinner="Solving the siting model…")
+@st.cache_data(show_spinner=False)
 def siting_run(codes: tuple[str, ...], data_dir: str, model: str, p: int, threshold: float,
                source: str, existing_kinds: tuple[str, ...], time_limit: float,
-               services_path: str) -> SitingResult:
+               services_path: str, target_share: float = 1.0) -> SitingResult:
     """One siting model on LSOA centroids weighted by residents, the services register's
-    ``existing_kinds`` fixed open."""
+    ``existing_kinds`` fixed open (LSCP: fewest sites to reach ``target_share``)."""
     from geointel.siting import site_layers
 
-    return site_layers(_demand(codes, data_dir), sites(data_dir, source).data,
-                       _existing(services_path, existing_kinds), model=model,
-                       weight_col="weight", p=p, threshold=threshold,
-                       demand_id_col="lsoa_code", site_id_col="site_id",
-                       time_limit=time_limit)
+    with progress_bar(f"Solving the siting model ({model})") as progress:
+        return site_layers(_demand(codes, data_dir), sites(data_dir, source).data,
+                           _existing(services_path, existing_kinds), model=model,
+                           weight_col="weight", p=p, threshold=threshold,
+                           target_share=target_share, demand_id_col="lsoa_code",
+                           site_id_col="site_id", time_limit=time_limit, progress=progress)
 
 
-@st.cache_data(show_spinner="Sweeping the number of sites…")
+@st.cache_data(show_spinner=False)
 def siting_sweep(codes: tuple[str, ...], data_dir: str, ps: tuple[int, ...], threshold: float,
                  source: str, existing_kinds: tuple[str, ...], time_limit: float,
                  services_path: str) -> pd.DataFrame:
@@ -349,30 +402,69 @@ def siting_sweep(codes: tuple[str, ...], data_dir: str, ps: tuple[int, ...], thr
     fixed = np.r_[np.zeros(len(candidates), dtype=bool),
                   np.ones(0 if ex is None else len(ex), dtype=bool)]
     cost = distance_matrix(demand.geometry, points)
-    return sweep(cost, demand["weight"].to_numpy(), ps=list(ps), thresholds=[threshold],
-                 fixed=fixed, time_limit=time_limit)
+    with progress_bar("Sweeping the number of sites") as progress:
+        return sweep(cost, demand["weight"].to_numpy(), ps=list(ps), thresholds=[threshold],
+                     fixed=fixed, time_limit=time_limit, progress=progress)
+
+
+def _every_site(data_dir: str, source: str, services_path: str,
+                existing_kinds: tuple[str, ...]) -> gpd.GeoDataFrame:
+    ex = _existing(services_path, existing_kinds)
+    layer = sites(data_dir, source).data
+    return layer if ex is None else pd.concat([layer, ex], ignore_index=True)
+
+
+@st.cache_resource(show_spinner="Drawing the map…")
+def siting_map(codes: tuple[str, ...], data_dir: str, model: str, p: int, threshold: float,
+               source: str, existing_kinds: tuple[str, ...], time_limit: float,
+               services_path: str, target_share: float, marking: str) -> str:
+    """The chosen sites of :func:`siting_run`, the existing services kept open and the
+    LSOAs left beyond the threshold, over the authorities' boundaries (offline HTML)."""
+    from geointel.maps import build_map, siting_layers
+
+    result = siting_run(codes, data_dir, model, p, threshold, source, existing_kinds,
+                        time_limit, services_path, target_share)
+    lsoas = area(codes, data_dir).lsoas
+    shapes = units(codes, data_dir, "lsoa")[["code", "geometry"]].rename(
+        columns={"code": "lsoa_code"}).merge(
+        pd.DataFrame(lsoas[["lsoa_code", "lsoa_name", "population"]]), on="lsoa_code")
+    layers = siting_layers(result, sites=_every_site(data_dir, source, services_path,
+                                                     existing_kinds),
+                           areas=shapes, boundaries=units(codes, data_dir, "lad")[
+                               ["code", "name", "geometry"]])
+    return build_map(layers, title=f"Clinic siting: {model}, {len(result.selected)} new "
+                     f"site(s), {threshold:,.0f} m", marking=marking)
 
 
 @st.cache_data(show_spinner="Writing the export…")
 def siting_export(codes: tuple[str, ...], data_dir: str, model: str, p: int, threshold: float,
                   source: str, existing_kinds: tuple[str, ...], time_limit: float,
-                  services_path: str, marking: str) -> dict[str, bytes]:
-    """The :func:`siting_run` result as files (``siting.gpkg``, CSVs, summary) in memory."""
+                  services_path: str, target_share: float, marking: str,
+                  role: str) -> dict[str, bytes]:
+    """The :func:`siting_run` result as files (``siting.gpkg``, ``sites.geojson``, CSVs,
+    summary) in memory, for ``role`` (checked by the exporters)."""
     import tempfile
 
+    from geointel.exports import export_layers
     from geointel.opendata import OGL_ATTRIBUTION
     from geointel.siting import export_result
 
     result = siting_run(codes, data_dir, model, p, threshold, source, existing_kinds,
-                        time_limit, services_path)
-    ex = _existing(services_path, existing_kinds)
-    layer = sites(data_dir, source).data
-    every = layer if ex is None else pd.concat([layer, ex], ignore_index=True)
+                        time_limit, services_path, target_share)
+    every = _every_site(data_dir, source, services_path, existing_kinds)
     with tempfile.TemporaryDirectory() as tmp:
         paths = export_result(result, _demand(codes, data_dir), every, tmp,
                               demand_id_col="lsoa_code", marking=marking,
-                              attribution=OGL_ATTRIBUTION)
-        return {Path(p).name: Path(p).read_bytes() for p in paths.values()}
+                              attribution=OGL_ATTRIBUTION, role=role)
+        files = {Path(p).name: Path(p).read_bytes() for p in paths.values()}
+        if "gpkg" not in paths:
+            return files
+        chosen = gpd.read_file(paths["gpkg"], layer="sites")
+        geojson = export_layers(Path(tmp) / "geojson", layers={"sites": chosen},
+                                marking=marking, role=role, capability="export:siting",
+                                formats=("geojson",), attribution=OGL_ATTRIBUTION)
+        first = {k: v for k, v in files.items() if k.endswith(".gpkg")}
+        return {**first, "sites.geojson": geojson["sites.geojson"].read_bytes(), **files}
 
 
 @st.cache_resource(show_spinner="Reading the synced files…")
@@ -414,23 +506,47 @@ def reader_reports(data_dir: str) -> dict[str, ReadResult]:
 # key file or GEOINTEL_PSEUDONYM_KEY); only pseudonyms leave these functions.
 
 
-@st.cache_resource(show_spinner="Finding deal lines in the contact records…")
-def lines_result(contacts_path: str, intel_path: str, key_file: str, seed: int,
-                 codes: tuple[str, ...], data_dir: str) -> LinesResult:
+@st.cache_resource(show_spinner=False)
+def lines_analysis(contacts_path: str, intel_path: str, key_file: str, seed: int,
+                   codes: tuple[str, ...], data_dir: str) -> tuple[LinesResult, int]:
     """:func:`geointel.network.pipeline.analyse_lines` on a contacts file and register, with
-    footprints on the Area's LSOAs (``codes`` empty: no footprints)."""
+    footprints on the Area's LSOAs (``codes`` empty: no footprints), and the number of
+    contact records it read. About 25 s on the sample the first time: a progress bar shows
+    how far it is."""
     from geointel.io.contacts import read_contacts, read_intel
     from geointel.network.pipeline import analyse_lines
     from geointel.privacy import load_key
 
-    key = load_key(key_file)
-    contacts = read_contacts(Path(contacts_path), key=key)
-    intel = read_intel(Path(intel_path), key=key).data if intel_path else None
-    lsoas = None
-    if codes:
-        lsoas = area(codes, data_dir).lsoas[["lsoa_code", "lad_code", "geometry"]].rename(
-            columns={"lsoa_code": "code"})
-    return analyse_lines(contacts.data, intel=intel, lsoas=lsoas, seed=seed)
+    with progress_bar("Finding deal lines in the contact records") as progress:
+        progress(0, 10, "reading and pseudonymising the contact records")
+        key = load_key(key_file)
+        contacts = read_contacts(Path(contacts_path), key=key)
+        intel = read_intel(Path(intel_path), key=key).data if intel_path else None
+        lsoas = None
+        if codes:
+            progress(3, 10, "placing the cells in LSOAs")
+            lsoas = area(codes, data_dir).lsoas[["lsoa_code", "lad_code", "geometry"]].rename(
+                columns={"lsoa_code": "code"})
+        result = analyse_lines(contacts.data, intel=intel, lsoas=lsoas, seed=seed,
+                               progress=_stage(progress, 4, 6, 10))
+        return result, contacts.rows_accepted
+
+
+def lines_result(contacts_path: str, intel_path: str, key_file: str, seed: int,
+                 codes: tuple[str, ...], data_dir: str) -> LinesResult:
+    """The lines of :func:`lines_analysis` (shared read-only)."""
+    return lines_analysis(contacts_path, intel_path, key_file, seed, codes, data_dir)[0]
+
+
+@st.cache_data(show_spinner="Laying out the network…")
+def command_network(contacts_path: str, intel_path: str, key_file: str, seed: int,
+                    codes: tuple[str, ...], data_dir: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Nodes and edges of the lines' command network, positioned
+    (:func:`geointel.command_chart.command_layout`, seeded)."""
+    from geointel.command_chart import command_layout
+
+    result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
+    return command_layout(result.lines, result.handsets, seed=seed)
 
 
 @st.cache_data(show_spinner="Simulating disruption…")
@@ -455,7 +571,7 @@ def lines_map(contacts_path: str, intel_path: str, key_file: str, seed: int,
     result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
     links = result.line_links.dropna(subset=["geometry"])
     links = links.assign(distance_km=links["distance_km"].astype(float))
-    layers = []
+    layers = [_base(codes, data_dir)] if codes else []
     polygons = result.footprint_polygons
     if polygons is not None and len(polygons):
         for side, label in (("sell", "Where lines sell (records per LSOA)"),
@@ -478,19 +594,34 @@ def ranked_lines(contacts_path: str, intel_path: str, key_file: str, seed: int,
                  codes: tuple[str, ...], data_dir: str, scheme_path: str,
                  overrides: pd.DataFrame | None, draws: int) -> ScoredLines:
     """The detected lines scored under a scheme with the register and the overrides given,
-    ranked with Monte Carlo rank intervals."""
+    ranked with Monte Carlo rank intervals (:func:`geointel.briefing.rank_detected_lines`,
+    as the operation pack ranks them)."""
+    from geointel.briefing import rank_detected_lines
     from geointel.io.contacts import read_intel
     from geointel.privacy import load_key
-    from geointel.scoring import load_scheme, rank_lines, without_intel
+    from geointel.scoring import load_scheme
 
     result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
-    lines = result.lines
-    intel = None
-    if intel_path:
-        intel = read_intel(Path(intel_path), key=load_key(key_file)).data
-        lines = without_intel(lines)
-    return rank_lines(lines, load_scheme(Path(scheme_path)), seed=seed, intel=intel,
-                      overrides=overrides, draws=draws)
+    intel = read_intel(Path(intel_path), key=load_key(key_file)).data if intel_path else None
+    return rank_detected_lines(result.lines, load_scheme(Path(scheme_path)), seed=seed,
+                               intel=intel, overrides=overrides, draws=draws)
+
+
+#: The arguments the lines functions share: contacts, intel register, key file, seed, the
+#: Area's codes and the data folder.
+LinesArgs = tuple[str, str, str, int, tuple[str, ...], str]
+
+
+def ranking_inputs(cfg: Settings) -> tuple[LinesArgs, pd.DataFrame | None, int]:
+    """What the Targeting page ranks with in this session: the lines arguments, the
+    analyst's overrides and the number of draws (the operation pack ranks with the same)."""
+    from geointel.briefing import RANK_DRAWS
+
+    samples = cfg.samples_dir
+    args: LinesArgs = (str(samples / "contacts.csv"), str(samples / "intel.csv"),
+                       str(cfg.resolved_key_file()), cfg.seed, cfg.areas, str(cfg.data_dir))
+    return (args, st.session_state.get("score_overrides"),
+            int(st.session_state.get("ranking_draws", RANK_DRAWS)))
 
 
 @st.cache_data
@@ -543,31 +674,75 @@ BRIEFING_CAPABILITY = {"operation": "export:police_briefing",
                        "board": "export:partner_briefing"}
 
 
-@st.cache_resource(show_spinner="Building the briefing pack…")
-def _briefing_pack(kind: str, codes: tuple[str, ...], cfg: Settings) -> Briefing:
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _briefing_pack(kind: str, codes: tuple[str, ...], cfg: Settings,
+                   overrides: pd.DataFrame | None, draws: int, date: str) -> Briefing:
     from geointel.briefing import board_pack, operation_pack
+    from geointel.scoring import DEFAULT_SCHEME
 
-    build = operation_pack if kind == "operation" else board_pack
-    return build(cfg, codes=codes)
+    if kind == "board":
+        with progress_bar("Building the board pack") as progress:
+            return board_pack(cfg, codes=codes, date=date, progress=progress)
+    args, _, _ = ranking_inputs(cfg)
+    result, records = lines_analysis(*args)
+    scored = ranked_lines(*args, str(DEFAULT_SCHEME), overrides, draws)
+    with progress_bar("Building the operation pack") as progress:
+        pack = operation_pack(cfg, codes=codes, lines=result, scored=scored, date=date,
+                              progress=progress)
+    return replace_figures(pack, {"Contact records analysed": f"{records:,}"})
+
+
+def replace_figures(pack: Briefing, extra: dict[str, str]) -> Briefing:
+    """``pack`` with ``extra`` key figures first in its first section."""
+    from dataclasses import replace
+
+    first, *rest = pack.sections
+    figures = tuple(extra.items()) + tuple(f for f in first.figures if f[0] not in extra)
+    return replace(pack, sections=(replace(first, figures=figures), *rest))
 
 
 def briefing_pack(kind: str, codes: tuple[str, ...], cfg: Settings, role: str) -> Briefing:
-    """The ``"operation"`` (police) or ``"board"`` (partner) pack, for a role that may have it."""
+    """The ``"operation"`` (police) or ``"board"`` (partner) pack, for a role that may have it.
+
+    The operation pack ranks the lines exactly as the Targeting page does in this session
+    (the same cached ranking: intelligence register, the analyst's overrides, draws). A pack
+    is built once a day for its inputs (the date is part of the key, so it is never dated
+    yesterday)."""
+    import datetime as dt
+
     from geointel.auth import check_role
 
     check_role(role, BRIEFING_CAPABILITY[kind])
-    return _briefing_pack(kind, codes, cfg)
+    return _briefing_pack(kind, codes, cfg, *_pack_inputs(kind, cfg),
+                          dt.date.today().isoformat())
 
 
-@st.cache_data(show_spinner="Rendering the PDF, maps and data…")
-def briefing_files(kind: str, codes: tuple[str, ...], cfg: Settings, role: str
-                   ) -> dict[str, bytes]:
-    """:func:`geointel.briefing.write_pack` of :func:`briefing_pack` as file name -> bytes."""
+def _pack_inputs(kind: str, cfg: Settings) -> tuple[pd.DataFrame | None, int]:
+    """The overrides and draws a pack of ``kind`` depends on (the board pack: none)."""
+    if kind != "operation":
+        return None, 0
+    _, overrides, draws = ranking_inputs(cfg)
+    return overrides, draws
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _briefing_files(_pack: Briefing, role: str, key: tuple[object, ...]) -> dict[str, bytes]:
+    """The files of ``_pack`` (not hashed: ``key`` holds the inputs it was built from)."""
     import tempfile
 
     from geointel.briefing import write_pack
 
-    pack = briefing_pack(kind, codes, cfg, role)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = write_pack(pack, Path(tmp), role=role)
+    with progress_bar("Rendering the PDF, maps and data") as progress, \
+            tempfile.TemporaryDirectory() as tmp:
+        paths = write_pack(_pack, Path(tmp), role=role, progress=progress)
         return {name: path.read_bytes() for name, path in paths.items()}
+
+
+def briefing_files(kind: str, codes: tuple[str, ...], cfg: Settings, role: str
+                   ) -> dict[str, bytes]:
+    """:func:`geointel.briefing.write_pack` of :func:`briefing_pack` as file name -> bytes."""
+    import datetime as dt
+
+    pack = briefing_pack(kind, codes, cfg, role)
+    return _briefing_files(pack, role, (kind, codes, cfg, dt.date.today().isoformat(),
+                                        *_pack_inputs(kind, cfg)))

@@ -5,6 +5,7 @@ import streamlit as st
 from app_pages import _cached
 from app_pages._auth import require
 from app_pages._downloads import download_buttons
+from app_pages._labels import coverage_label
 from geointel import access
 from geointel.errors import GeointelError
 from geointel.io.services import KINDS
@@ -54,8 +55,8 @@ deprived = shares.loc[shares["weight"] == "imd_weighted_population"].set_index("
 shown = ["any", *kinds] if len(kinds) > 1 else kinds
 cols = st.columns(len(shown))
 for col, kind in zip(cols, shown, strict=True):
-    what = "any of them" if kind == "any" else kind.replace("_", " ")
-    col.metric(f"Population within {threshold:,.0f} m of {what}", f"{population[kind]:.1%}",
+    col.metric(coverage_label(threshold, kinds if kind == "any" else [kind]),
+               f"{population[kind]:.1%}",
                help=f"Deprivation-weighted population covered: {deprived[kind]:.1%}")
 
 st.iframe(page, height=600)
@@ -76,6 +77,7 @@ except GeointelError as err:
     st.stop()
 download_buttons(files, cfg=cfg, role=role, topic="access", marking=cfg.marking_partner,
                  labels={"access.gpkg": "GeoPackage (distances per LSOA)",
+                         "lsoa_access.geojson": "Distances per LSOA (GeoJSON)",
                          "lsoa_access.csv": "Distances per LSOA (CSV)",
                          "gaps.csv": "Gap list (CSV)"})
 

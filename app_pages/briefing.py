@@ -15,13 +15,23 @@ from geointel.briefing import (
     read_published,
 )
 from geointel.errors import GeointelError
+from geointel.opendata import AUTHORITIES
 
 KINDS = {"operation": "Operation (police: ranked lines, OFFICIAL-SENSITIVE)",
          "board": "Partnership board (partners: harm, access, siting; OFFICIAL)"}
 DOWNLOADS = {"briefing.pdf": "PDF pack (A4 landscape)", "map.html": "Map (HTML, opens offline)",
              "map.png": "Map (PNG)", "briefing.gpkg": "Map layers (GeoPackage)"}
 MIME = {**PUBLISHED_FILES, "briefing.gpkg": "application/geopackage+sqlite3",
-        "csv": "text/csv"}
+        "csv": "text/csv", "geojson": "application/geo+json"}
+
+
+def _label(name: str) -> str:
+    """Download label of a pack file: the known ones, then a layer or table by its name."""
+    if name in DOWNLOADS:
+        return DOWNLOADS[name]
+    stem, suffix = name.rsplit(".", 1)
+    what = "Map layer" if suffix == "geojson" else "Table"
+    return f"{what}: {stem.replace('_', ' ')} ({'GeoJSON' if suffix == 'geojson' else 'CSV'})"
 
 st.title("Briefings")
 role = require("page:briefing")
@@ -66,17 +76,22 @@ if not allowed(role, "export:partner_briefing"):  # viewers: published packs onl
     _published()
     st.stop()
 
+def _area_name(code: str) -> str:
+    authority = AUTHORITIES.get(code)
+    return f"{authority.name} ({code})" if authority else code
+
+
 kinds = [k for k, cap in _cached.BRIEFING_CAPABILITY.items() if allowed(role, cap)]
 with st.sidebar:
     kind = st.radio("Pack", kinds, format_func=KINDS.__getitem__)
-    codes = tuple(st.multiselect("Area (local authority codes)", list(cfg.areas),
-                                 default=list(cfg.areas)))
+    codes = tuple(st.multiselect("Area (local authorities)", list(cfg.areas),
+                                 default=list(cfg.areas), format_func=_area_name))
     build = st.button("Build pack", type="primary")
 if build and codes:
     st.session_state["briefing_params"] = (kind, codes)
 if not codes or st.session_state.get("briefing_params") != (kind, codes):
     st.info("Choose the pack and the area in the sidebar, then press Build pack. Building "
-            "takes about half a minute the first time.")
+            "takes about half a minute the first time; a bar shows how far it is.")
     _published()
     st.stop()
 
@@ -89,7 +104,12 @@ except GeointelError as err:
 
 st.subheader(pack.title)
 st.caption(f"**{pack.marking}** · prepared {pack.date} · {page_count(pack)} PDF pages · "
-           f"areas {', '.join(codes)}")
+           f"areas {', '.join(map(_area_name, codes))}")
+for text in next((s.text for s in pack.sections if s.text), ()):
+    st.caption(text)
+if kind == "operation":
+    st.caption("Lines are ranked exactly as on the Targeting page in this session (the "
+               "intelligence register, your audited overrides and the number of draws).")
 figures = list(pack.key_figures)
 for start in range(0, len(figures), 4):
     cols = st.columns(4)
@@ -102,13 +122,14 @@ if "map.html" in files:
     st.iframe(files["map.html"].decode("utf-8"), height=600)
 
 st.subheader("Download")
-names = [n for n in DOWNLOADS if n in files] + sorted(n for n in files if n.endswith(".csv"))
-cols = st.columns(len(names))
-for col, name in zip(cols, names, strict=True):
-    label = DOWNLOADS.get(name, f"Table: {name} (CSV)")
-    col.download_button(label, files[name], file_name=name,
-                        mime=MIME.get(name, MIME["csv"]), key=f"dl-{name}",
-                        on_click=_record, args=(f"{kind} briefing: {name}", pack.marking))
+names = [n for n in DOWNLOADS if n in files]
+data = sorted(n for n in files if n.endswith((".geojson", ".csv")))
+for row in (names, data):
+    for col, name in zip(st.columns(max(len(row), 1)), row, strict=False):
+        col.download_button(_label(name), files[name], file_name=name,
+                            mime=MIME.get(name) or MIME[name.rsplit(".", 1)[-1]],
+                            key=f"dl-{name}", on_click=_record,
+                            args=(f"{kind} briefing: {name}", pack.marking))
 st.caption(f"Every file is marked {pack.marking} and carries the data attribution; each "
            "download is recorded in the audit log.")
 

@@ -52,7 +52,8 @@ cols[2].metric("Areas with a higher rate", f"{int((rates['comparison'] == 'highe
 st.iframe(page, height=600)
 st.caption("Click an area on the map for its figures; switch layers with the control at the "
            "top right. Gi* bins: 3/2/1 hot spots at 99/95/90% confidence, negative bins cold "
-           "spots (999 permutations, false discovery rate controlled).")
+           "spots; Local Moran: High-High and Low-Low clusters, High-Low and Low-High "
+           "outliers at 95% (999 permutations each, false discovery rate controlled).")
 
 label = {"lsoa": "LSOA", "ward": "Ward", "lad": "Local authority"}[level]
 st.subheader(f"{label}s ranked by rate")
@@ -72,6 +73,8 @@ except GeointelError as err:
     st.stop()
 download_buttons(files, cfg=cfg, role=role, topic="harm", marking=cfg.marking_partner,
                  labels={"harm.gpkg": "GeoPackage (rates, LSOA hotspots)",
+                         "rates.geojson": f"{label}s ranked (GeoJSON)",
+                         "lsoa_hotspots.geojson": "LSOA hotspots (GeoJSON)",
                          "rates.csv": f"{label}s ranked (CSV)",
                          "deaths.csv": "Drug deaths, suppressed (CSV)"})
 

@@ -9,8 +9,8 @@ import streamlit as st
 from app_pages import _cached
 from app_pages._auth import require
 from geointel import audit
+from geointel.command_chart import command_chart
 from geointel.errors import GeointelError
-from geointel.network.draw import command_dot
 
 STRATEGIES = {"Line holders (largest markets first)": "holder",
               "Top-k by betweenness": "betweenness",
@@ -45,9 +45,15 @@ st.caption(f"{cfg.marking_police}. Contact records and intelligence register of 
            "every identifier shown is a pseudonym.")
 
 st.subheader("Command network")
-st.graphviz_chart(command_dot(result.lines, result.handsets))
-st.caption("Groups (boxes) hold their lines (orange) and holders (red); each line points at "
-           "the runners it dispatches (blue). Customers are counted on the line labels.")
+try:
+    nodes, edges = _cached.command_network(*args)
+except GeointelError as err:
+    st.error(str(err))
+    st.stop()
+st.altair_chart(command_chart(nodes, edges), width="stretch")
+st.caption("Each holder (red) holds its line (orange); each line dispatches its runners "
+           "(blue). Hover over a node for its pseudonym, line, group and customers; drag to "
+           "pan and scroll to zoom (double-click resets).")
 
 st.subheader("Lines")
 table = result.lines.assign(

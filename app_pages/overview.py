@@ -5,6 +5,7 @@ import streamlit as st
 
 from app_pages import _cached
 from app_pages._auth import require
+from app_pages._labels import coverage_label
 from geointel import access, harm, hotspots
 from geointel.errors import GeointelError
 
@@ -53,7 +54,7 @@ if death_months is None:
 else:
     cols[1].metric(f"Drug deaths ({death_months.index[0]} to {death_months.index[-1]})",
                    f"{int(death_months.sum()):,}")
-cols[2].metric(f"Population within {NALOXONE_M:,.0f} m of naloxone", f"{covered:.1%}")
+cols[2].metric(coverage_label(NALOXONE_M, NALOXONE_KINDS), f"{covered:.1%}")
 cols = st.columns(4)
 cols[0].metric("Lines disrupted", f"{outcomes['lines_disrupted']}")
 cols[1].metric("Lines closed", f"{outcomes['lines_closed']}")

@@ -28,22 +28,32 @@ with st.sidebar:
                         disabled=model == "lscp")
     threshold = st.number_input("Threshold (metres along the route)", min_value=200,
                                 max_value=20_000, value=1600, step=100)
+    target = st.slider("LSCP: share of residents to cover", min_value=0.1, max_value=1.0,
+                       value=0.9, step=0.01, format="%.2f", disabled=model != "lscp",
+                       help="The fewest new sites that bring this share of residents within "
+                       "the threshold (existing services count). 1.00 can be out of reach: "
+                       "some areas have no candidate within the threshold.")
     source = CANDIDATES[st.radio("Candidates", list(CANDIDATES))]
     fixed = st.multiselect("Existing services kept open", list(KINDS),
                            default=["treatment_hub", "satellite"])
     run = st.button("Run", type="primary")
 
 services_path = _cached.register_path(cfg, "services")
-params = (cfg.areas, data_dir, model, int(p), float(threshold), source, tuple(fixed),
-          TIME_LIMIT, services_path)
+# what a run used, by name: everything below shows the run, never the sidebar's current state
+params = {"codes": cfg.areas, "data_dir": data_dir, "model": model,
+          "p": int(p) if model != "lscp" else 0, "threshold": float(threshold),
+          "source": source, "existing_kinds": tuple(fixed), "time_limit": TIME_LIMIT,
+          "services_path": services_path,
+          "target_share": float(target) if model == "lscp" else 1.0}
 scenarios: list[dict] = st.session_state.setdefault("siting_scenarios", [])
 if run:
     try:
-        result = _cached.siting_run(*params)
+        result = _cached.siting_run(**params)
     except GeointelError as err:
         st.error(str(err))
         st.stop()
-    name = (f"{model} p={len(result.selected)} {threshold:,.0f} m {source}"
+    goal = f" {params['target_share']:.0%} covered" if model == "lscp" else ""
+    name = (f"{model} p={len(result.selected)}{goal} {threshold:,.0f} m {source}"
             f" ({len(fixed)} kinds fixed)")
     scenarios[:] = [s for s in scenarios if s["params"] != params][-(KEEP - 1):]
     scenarios.append({"name": name, "params": params})
@@ -52,45 +62,59 @@ if not scenarios:
     st.stop()
 
 current = scenarios[-1]
+ran = current["params"]
 try:
-    result = _cached.siting_run(*current["params"])
-    sites = _cached.sites(data_dir, current["params"][5]).data
+    result = _cached.siting_run(**ran)
+    sites = _cached.sites(data_dir, ran["source"]).data
 except GeointelError as err:
     st.error(str(err))
     st.stop()
 st.subheader(current["name"])
+if ran != params:
+    st.caption("Showing the last run; the sidebar has changed since. Press Run to run it.")
 cols = st.columns(4)
 cols[0].metric("New sites chosen", f"{len(result.selected)}")
 cols[1].metric("Coverage before", f"{result.coverage_before:.1%}")
 cols[2].metric("Coverage after", f"{result.coverage_after:.1%}")
 cols[3].metric("Coverage gain", f"{result.coverage_after - result.coverage_before:+.1%}")
 st.caption(f"Residents of the {len(result.assignment):,} LSOAs (population-weighted "
-           f"centroids) within {result.threshold or threshold:,.0f} m; solver: "
+           f"centroids) within {result.threshold or ran['threshold']:,.0f} m; solver: "
            f"{result.status} ({result.method}, gap {result.gap:.2%}, {result.seconds:.1f} s).")
 
+try:
+    page = _cached.siting_map(**ran, marking=cfg.marking_partner)
+except GeointelError as err:
+    st.error(str(err))
+    st.stop()
+st.iframe(page, height=560)
+st.caption("New sites (blue, sized by their gain), existing services kept open (green) and the "
+           "LSOAs still beyond the threshold (purple outlines); click one for its figures.")
+
+gain = ("weighted metres saved" if ran["model"] == "pmedian"
+        else "residents newly covered")
 chosen = result.marginal_gain.merge(
     pd.DataFrame(sites[["site_id", "name", "kind", "easting", "northing"]]),
     on="site_id", how="left")
 st.markdown("**Chosen sites, in order of marginal gain**")
-st.dataframe(chosen.rename(columns={"gain": "residents newly covered" if model != "pmedian"
-                                    else "weighted metres saved"}),
-             hide_index=True, width="stretch")
+st.dataframe(chosen.rename(columns={"gain": gain}), hide_index=True, width="stretch")
 
-if model != "lscp":
+if ran["model"] != "lscp":
+    ps = tuple(range(0, len(result.selected) + 3))
     try:
-        curve = _cached.siting_sweep(cfg.areas, data_dir, tuple(range(0, int(p) + 3)),
-                                     float(threshold), current["params"][5], tuple(fixed),
-                                     TIME_LIMIT, services_path)
+        curve = _cached.siting_sweep(ran["codes"], data_dir, ps, ran["threshold"],
+                                     ran["source"], ran["existing_kinds"], TIME_LIMIT,
+                                     ran["services_path"])
     except GeointelError as err:
         st.error(str(err))
         st.stop()
-    st.markdown("**Coverage against the number of new sites (MCLP p-sweep)**")
+    st.markdown(f"**Share of residents within {ran['threshold']:,.0f} m against the number "
+                "of new sites (MCLP p-sweep)**")
     st.line_chart(curve.set_index("p")["coverage_after"].rename("share covered"))
 
 st.subheader("Compare scenarios")
 rows = []
 for s in scenarios:
-    r = _cached.siting_run(*s["params"])
+    r = _cached.siting_run(**s["params"])
     rows.append({"scenario": s["name"], "new sites": str(len(r.selected)),
                  "coverage before": f"{r.coverage_before:.1%}",
                  "coverage after": f"{r.coverage_after:.1%}",
@@ -101,12 +125,13 @@ st.dataframe(pd.DataFrame(rows).set_index("scenario").T, width="stretch")
 st.subheader("Export")
 try:
     check_role(role, "export:siting")
-    files = _cached.siting_export(*current["params"], cfg.marking_partner)
+    files = _cached.siting_export(**ran, marking=cfg.marking_partner, role=role)
 except GeointelError as err:
     st.error(str(err))
     st.stop()
 download_buttons(files, cfg=cfg, role=role, topic="siting", marking=cfg.marking_partner,
                  labels={"siting.gpkg": "GeoPackage (sites, assignment)",
+                         "sites.geojson": "Chosen sites (GeoJSON)",
                          "sites.csv": "Chosen sites (CSV)", "assignment.csv": "Assignment (CSV)"})
-st.caption(f"Existing services: {services_path}. Sample candidates and registers are "
+st.caption(f"Existing services: {ran['services_path']}. Sample candidates and registers are "
            "SYNTHETIC; load your own register on the Data page.")

@@ -7,6 +7,7 @@ import streamlit as st
 from app_pages import _cached
 from app_pages._auth import require
 from geointel import audit
+from geointel.briefing import RANK_DRAWS
 from geointel.errors import GeointelError
 from geointel.scoring import (
     DEFAULT_SCHEME,
@@ -24,18 +25,18 @@ st.title("Targeting")
 role = require("page:targeting")
 cfg = _cached.settings()
 samples = cfg.samples_dir
-args = (str(samples / "contacts.csv"), str(samples / "intel.csv"),
-        str(cfg.resolved_key_file()), cfg.seed, cfg.areas, str(cfg.data_dir))
 with st.sidebar:
     draws = st.number_input("Monte Carlo draws (rank intervals)", min_value=50,
-                            max_value=5000, value=500, step=50)
+                            max_value=5000, value=RANK_DRAWS, step=50)
     weeks = st.number_input("Tracker: weeks before and after", min_value=2, max_value=16,
                             value=8)
     alpha = st.select_slider("Tracker: significance level", options=[0.01, 0.05, 0.1],
                              value=0.05)
-overrides: pd.DataFrame | None = st.session_state.get("score_overrides")
+# the operation pack (Briefing page) ranks with this session's draws and overrides too
+st.session_state["ranking_draws"] = int(draws)
+args, overrides, draws = _cached.ranking_inputs(cfg)
 try:
-    ranked = _cached.ranked_lines(*args, str(DEFAULT_SCHEME), overrides, int(draws))
+    ranked = _cached.ranked_lines(*args, str(DEFAULT_SCHEME), overrides, draws)
     log = _cached.disruption_log_lines(str(samples / "disruptions.csv"), *args)
 except GeointelError as err:
     st.error(str(err))

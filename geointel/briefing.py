@@ -50,12 +50,23 @@ import pandas as pd
 from geointel._progress import Progress, report
 from geointel.auth import check_role
 from geointel.errors import PrivacyError, ValidationError
-from geointel.maps import ATTRIBUTION, MapLayer, build_map, map_figure, static_map_png
+from geointel.maps import (
+    ATTRIBUTION,
+    MapLayer,
+    authorities,
+    boundary_layer,
+    build_map,
+    format_value,
+    map_figure,
+    static_map_png,
+)
 from geointel.privacy import check_no_small_counts, partner_layers, suppress_small_counts
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from geointel.network.pipeline import LinesResult
+    from geointel.scoring import Scheme, ScoredLines
     from geointel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -222,9 +233,7 @@ def operation_briefing(
     figs += [(str(k), str(v)) for k, v in (figures or {}).items()]
     layers: list[MapLayer] = []
     if boundaries is not None and len(boundaries):
-        layers.append(MapLayer("Local authorities", boundaries, "outline", colour="#444444",
-                               popup=[c for c in ("name", "code") if c in boundaries.columns],
-                               sensitivity="public"))
+        layers.append(boundary_layer(boundaries, name="Local authorities"))
     if footprints is not None and len(footprints):
         for side, colour in (("sell", "#d62728"), ("run", "#9467bd")):
             part = footprints[footprints["side"] == side]
@@ -272,6 +281,27 @@ def _suppressed(table: pd.DataFrame, *, count: str, threshold: int) -> pd.DataFr
     return out
 
 
+#: Column headings (with units) of the board pack's tables and map layers.
+_HARM_COLUMNS = {"count": "drug offences", "rate": "offences per 1000 residents",
+                 "comparison": "vs whole area"}
+_DEATH_COLUMNS = {"count": "drug deaths", "rate": "deaths per 100000 residents"}
+_GAP_COLUMNS = {"lsoa_code": "LSOA", "lsoa_name": "name", "population": "residents",
+                "distance_m": "distance to nearest service (m)",
+                "excess_m": "beyond the threshold (m)", "nearest": "nearest service"}
+
+
+def _whole(values: pd.Series) -> pd.Series:
+    """Numbers rounded to whole units (kept missing where missing)."""
+    return pd.to_numeric(values, errors="coerce").round(0).astype("Int64")
+
+
+def _suppression_note(what: str, hidden: int, total: int, level_name: str,
+                      threshold: int) -> str:
+    return (f"{hidden} of {total} {level_name}s have their {what} count suppressed (grey on "
+            f"the map, * in tables): counts of 1 to {threshold - 1}, and enough others that "
+            "none can be worked out from the totals.")
+
+
 def board_briefing(
     harm_areas: gpd.GeoDataFrame,
     *,
@@ -281,15 +311,23 @@ def board_briefing(
     deaths_areas: gpd.GeoDataFrame | None = None,
     gaps: pd.DataFrame | None = None,
     gap_areas: gpd.GeoDataFrame | None = None,
+    gap_threshold_m: float | None = None,
     services: gpd.GeoDataFrame | None = None,
     sites: gpd.GeoDataFrame | None = None,
     boundaries: gpd.GeoDataFrame | None = None,
+    period: str | None = None,
+    deaths_period: str | None = None,
+    provenance: str | None = None,
     title: str = "Partnership board briefing: drug harm and access",
     sources: str = ATTRIBUTION,
     date: str | None = None,
     figures: Mapping[str, Any] | None = None,
 ) -> Briefing:
     """The partner pack: harm by area (small numbers suppressed), access gaps, siting.
+
+    Tables and map layers carry their units in their column names (``offences per 1000
+    residents``, ``distance to nearest service (m)``, ...) and are rounded for reading:
+    rates to 2 decimals (per 1,000) or 1 (per 100,000), people and metres to whole numbers.
 
     Parameters
     ----------
@@ -309,53 +347,96 @@ def board_briefing(
         :func:`geointel.access.gap_areas` table (LSOAs far from every service).
     gap_areas
         Polygons of those LSOAs for the map.
+    gap_threshold_m
+        The distance the gaps are beyond (metres), for their headings.
     services
         Service points (places, not people) for the map.
     sites
         Recommended and existing sites (``site_id``, ``status``, optional ``name``).
+    period, deaths_period
+        What the offence and death counts cover (e.g. ``"Oct 2018 to Feb 2019"``).
+    provenance
+        Where the partner data come from (e.g. that they are the SYNTHETIC sample); on the
+        cover, first.
     figures
         Extra key figures (label -> value).
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> wards = gpd.GeoDataFrame({"code": ["W1", "W2", "W3"], "name": ["A", "B", "C"],
+    ...                           "count": [12, 0, 30], "rate": [1.2345, 0.0, 2.5]},
+    ...                          geometry=[box(i, 0, i + 1, 1) for i in range(3)],
+    ...                          crs=27700)
+    >>> b = board_briefing(wards, marking="OFFICIAL", threshold=5, period="Jan 2019")
+    >>> dict(b.key_figures)["Drug offences (police.uk, Jan 2019)"]
+    '42'
+    >>> b.tables["drug_offences_by_ward_highest_rates"]["offences per 1000 residents"].tolist()
+    [2.5, 1.23, 0.0]
     """
     need = {"code", "name", "count", "rate"} - set(harm_areas.columns)
     if need:
         raise ValidationError(f"board_briefing: harm_areas lacks {', '.join(sorted(need))}")
+    when = f", {period}" if period else ""
+    d_when = f", {deaths_period}" if deaths_period else ""
     harm = _suppressed(harm_areas, count="count", threshold=threshold)
+    harm["rate"] = harm["rate"].round(2)
+    hidden = int(harm["suppressed"].sum())
     figs: list[tuple[str, str]] = [
-        ("Drug offences in the area", _n(pd.to_numeric(harm_areas["count"]).sum())),
-        (f"{level_name.capitalize()}s with figures suppressed (small numbers)",
-         _n(harm["suppressed"].sum())),
+        (f"Drug offences (police.uk{when})", _n(pd.to_numeric(harm_areas["count"]).sum())),
+        (f"{level_name.capitalize()}s with offence counts suppressed (small numbers)",
+         f"{hidden} of {len(harm)}"),
     ]
     ranked = harm.sort_values("rate", ascending=False, na_position="last")
     figs.append((f"Highest offence rate ({level_name})", str(ranked["name"].iloc[0])))
+    notes = [_suppression_note("offence", hidden, len(harm), level_name, threshold)]
+    no_value = f"suppressed (1 to {threshold - 1}, or hidden to protect them)"
     layers: list[MapLayer] = []
     if boundaries is not None and len(boundaries):
-        layers.append(MapLayer("Local authorities", boundaries, "outline", colour="#444444",
-                               popup=[c for c in ("name", "code") if c in boundaries.columns],
-                               sensitivity="public"))
-    layers.append(MapLayer(f"Drug offences per 1,000 residents by {level_name}", harm,
-                           "choropleth", column="rate", popup=["name", "code", "count", "rate"]))
-    sections: list[Section] = []
-    harm_cols = [c for c in ("name", "code", "count", "rate", "comparison") if c in harm.columns]
+        layers.append(boundary_layer(boundaries, name="Local authorities"))
+    harm = harm.rename(columns=_HARM_COLUMNS)
+    rate_col = _HARM_COLUMNS["rate"]
+    layers.append(MapLayer(f"Drug offences per 1,000 residents by {level_name}{when}", harm,
+                           "choropleth", column=rate_col,
+                           popup=["name", "code", _HARM_COLUMNS["count"], rate_col],
+                           no_value=no_value))
+    harm_cols = [c for c in ("name", "code", *_HARM_COLUMNS.values()) if c in harm.columns]
     sections_tail = [Section(f"Drug offences by {level_name} (highest rates)",
-                             table=pd.DataFrame(ranked[harm_cols]).head(15)
+                             table=pd.DataFrame(harm.loc[ranked.index, harm_cols]).head(15)
                              .reset_index(drop=True))]
     if deaths_areas is not None:
         dead = _suppressed(deaths_areas, count="count", threshold=threshold)
-        figs.append(("Drug deaths in the register", _n(pd.to_numeric(
+        dead["rate"] = dead["rate"].round(1)
+        figs.append((f"Drug deaths in the register{d_when}", _n(pd.to_numeric(
             deaths_areas["count"]).sum())))
-        layers.append(MapLayer(f"Drug deaths per 100,000 by {level_name}", dead, "choropleth",
-                               column="rate", popup=["name", "code", "count", "rate"],
-                               show=False))
+        notes.append(_suppression_note("death", int(dead["suppressed"].sum()), len(dead),
+                                       level_name, threshold))
+        dead = dead.rename(columns=_DEATH_COLUMNS)
+        layers.append(MapLayer(f"Drug deaths per 100,000 residents by {level_name}{d_when}",
+                               dead, "choropleth", column=_DEATH_COLUMNS["rate"],
+                               popup=["name", "code", *_DEATH_COLUMNS.values()], show=False,
+                               no_value=no_value))
+    beyond = (f"beyond {gap_threshold_m / 1000:g} km of any service" if gap_threshold_m
+              else "beyond reach of any service")
     if gaps is not None:
-        figs.append(("LSOAs beyond reach of any service", _n(len(gaps))))
+        figs.append((f"LSOAs {beyond}", _n(len(gaps))))
         if "population" in gaps.columns:
             figs.append(("Residents in those LSOAs", _n(gaps["population"].sum())))
-        sections_tail.append(Section("Access gaps", table=pd.DataFrame(gaps).drop(
-            columns="geometry", errors="ignore").head(15).reset_index(drop=True)))
+        table = pd.DataFrame(gaps).drop(columns="geometry", errors="ignore").head(15)
+        for col in ("distance_m", "excess_m", "population"):
+            if col in table.columns:
+                table[col] = _whole(table[col])
+        sections_tail.append(Section(f"Access gaps: LSOAs {beyond} (most residents first)",
+                                     table=table.rename(columns=_GAP_COLUMNS)
+                                     .reset_index(drop=True)))
     if gap_areas is not None and len(gap_areas):
-        layers.append(MapLayer("Access gaps (LSOAs)", gap_areas, "outline", colour="#7b3294",
-                               popup=[c for c in ("lsoa_code", "lsoa_name", "population")
-                                      if c in gap_areas.columns]))
+        shown = gap_areas.assign(**({"population": _whole(gap_areas["population"])}
+                                    if "population" in gap_areas.columns else {}))
+        shown = shown.rename(columns=_GAP_COLUMNS)
+        layers.append(MapLayer(f"Access gaps: LSOAs {beyond}", shown, "outline",
+                               colour="#7b3294",
+                               popup=[c for c in ("LSOA", "name", "residents")
+                                      if c in shown.columns]))
     if services is not None and len(services):
         places = _only(services, ("name", "kind"))
         layers.append(MapLayer("Services", places, "points", colour="#2ca02c",
@@ -364,17 +445,24 @@ def board_briefing(
     if sites is not None and len(sites):
         new = sites[sites["status"] == "new"] if "status" in sites.columns else sites
         new = _only(new, ("site_id", "name", "kind", "weight_covered"))
+        if "weight_covered" in new.columns:
+            new = new.assign(weight_covered=_whole(new["weight_covered"])).rename(
+                columns={"weight_covered": "residents newly covered"})
         figs.append(("Recommended new sites", _n(len(new))))
         layers.append(MapLayer("Recommended new sites", new, "points", colour="#1f77b4",
-                               popup=[c for c in ("site_id", "name", "kind", "weight_covered")
-                                      if c in new.columns]))
+                               popup=[c for c in new.columns if c != new.geometry.name]))
         sections_tail.append(Section("Siting recommendation", table=pd.DataFrame(
             new.drop(columns="geometry")).reset_index(drop=True)))
     figs += [(str(k), str(v)) for k, v in (figures or {}).items()]
-    sections = [Section("Key figures", figures=tuple(figs),
-                        text=(f"Counts from 1 to {threshold - 1} are suppressed, with enough "
-                              "other counts that none can be worked out from the totals.",)),
-                *sections_tail, Section("Map", layers=tuple(layers))]
+    text = [t for t in (provenance,) if t]
+    text.append(f"Drug offences: police.uk street-level crime{when}."
+                + (f" Drug deaths: the deaths register{d_when}." if deaths_areas is not None
+                   else ""))
+    text += notes
+    sections = [Section("Key figures", figures=tuple(figs), text=tuple(text)),
+                *sections_tail,
+                Section(f"Map: drug offences per 1,000 residents by {level_name}{when}",
+                        layers=tuple(layers))]
     return Briefing(title=title, audience="partner", marking=marking,
                     sections=tuple(sections), sources=sources,
                     date=date or _dt.date.today().isoformat())
@@ -396,8 +484,15 @@ def _page(marking: str, title: str) -> tuple[Figure, Any]:
 
 
 def _cell(value: Any) -> str:
+    """A table cell for print: ``*`` for suppressed or missing, numbers for reading.
+
+    >>> [_cell(v) for v in (None, np.nan, 9.96607294317218, 2826.0, "Takeley", True)]
+    ['*', '*', '9.97', '2,826', 'Takeley', 'yes']
+    """
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return "*"
+    if isinstance(value, (bool, np.bool_, int, float, np.integer, np.floating)):
+        return format_value(value)
     return textwrap.shorten(str(value), width=28, placeholder="…")
 
 
@@ -518,9 +613,12 @@ def briefing_png(briefing: Briefing, *, role: str) -> bytes:
 
 
 def write_pack(briefing: Briefing, out_dir: Path, *, role: str,
-               vendor_dir: Path | None = None) -> dict[str, Path]:
+               vendor_dir: Path | None = None,
+               progress: Progress | None = None) -> dict[str, Path]:
     """Write ``briefing.pdf``, ``map.html``, ``map.png`` and the data (GeoPackage, GeoJSON,
     CSV, ``summary.json``) into ``out_dir``; return file name -> path.
+
+    ``progress(done, total, message)`` is called as each of the four parts is written.
 
     Raises
     ------
@@ -537,13 +635,18 @@ def write_pack(briefing: Briefing, out_dir: Path, *, role: str,
         name = _slug(layer.name)
         keep = [c for c in [layer.column, *layer.popup] if c is not None]
         layers[name] = layer.frame[[*dict.fromkeys(keep), layer.frame.geometry.name]]
+    report(progress, 0, 4, "writing the data (GeoPackage, GeoJSON, CSV)")
     paths = export_layers(out, layers=layers, tables=briefing.tables, marking=briefing.marking,
                           role=role, capability=briefing.capability, stem="briefing",
                           summary=briefing.summary(), attribution=briefing.sources)
+    report(progress, 1, 4, "rendering the PDF")
     files = {"briefing.pdf": briefing_pdf(briefing, role=role)}
     if briefing.layers:
+        report(progress, 2, 4, "drawing the map (PNG)")
         files["map.png"] = briefing_png(briefing, role=role)
+        report(progress, 3, 4, "building the offline map (HTML)")
         files["map.html"] = briefing_html(briefing, role=role, vendor_dir=vendor_dir).encode()
+    report(progress, 4, 4, "done")
     for name, data in files.items():
         (out / name).write_bytes(data)
         paths[name] = out / name
@@ -673,59 +776,153 @@ its files are: none
 # ---------------------------------------------------------------------------------------
 # packs from the synced data and the sample
 
-def _authorities(lsoas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    frame = gpd.GeoDataFrame({"code": lsoas["lad_code"].to_numpy(),
-                              "name": lsoas["lad_name"].to_numpy()},
-                             geometry=lsoas.geometry.to_numpy(), crs=lsoas.crs)
-    out = frame.dissolve(by="code", aggfunc={"name": "first"}).reset_index()
-    return out.set_geometry(out.geometry.simplify(50))
+#: Monte Carlo draws of the rank intervals in the operation pack and, by default, on the
+#: Targeting page (the two rank the same way).
+RANK_DRAWS = 500
+
+
+def rank_detected_lines(lines: pd.DataFrame, scheme: Scheme, *, seed: int,
+                        intel: pd.DataFrame | None = None,
+                        overrides: pd.DataFrame | None = None, draws: int | None = RANK_DRAWS,
+                        progress: Progress | None = None) -> ScoredLines:
+    """Rank detected lines as the Targeting page does: with the intelligence register scored
+    as evidence (the lines' own intelligence sums dropped first), the analyst's audited
+    overrides, and ``draws`` Monte Carlo draws for the rank intervals.
+
+    ``lines`` is ``LinesResult.lines`` of :func:`geointel.network.pipeline.analyse_lines`.
+
+    Examples
+    --------
+    >>> from geointel.scoring import load_scheme
+    >>> lines = pd.DataFrame({"line_id": ["A", "B"], "violence": [0, 5]})
+    >>> rank_detected_lines(lines, load_scheme(), seed=1, draws=10).table["line_id"].tolist()
+    ['B', 'A']
+    """
+    from geointel.scoring import rank_lines, without_intel
+
+    if intel is not None:
+        lines = without_intel(lines)
+    return rank_lines(lines, scheme, seed=seed, intel=intel, overrides=overrides, draws=draws,
+                      progress=progress)
+
+
+def sample_provenance(samples_dir: Path) -> str | None:
+    """The provenance line of the embedded sample (from its ``manifest.json``), or ``None``
+    if ``samples_dir`` holds no manifest.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "manifest.json").write_text(json.dumps({"label": "SYNTHETIC", "seed": 42,
+    ...     "generator": "geointel.samples 1"}))
+    >>> print(textwrap.fill(sample_provenance(d), 88))
+    Partner data (deaths register, services, candidate sites) are the embedded sample:
+    SYNTHETIC; generated by geointel.samples 1 with seed 42. They are not real and must not
+    be used for decisions.
+    """
+    import json
+
+    path = Path(samples_dir) / "manifest.json"
+    if not path.is_file():
+        return None
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    made = (f"; generated by {manifest['generator']}" if manifest.get("generator") else "")
+    made += f" with seed {manifest['seed']}" if "seed" in manifest else ""
+    return ("Partner data (deaths register, services, candidate sites) are the embedded "
+            f"sample: {manifest.get('label', 'SYNTHETIC')}{made}. They are not real and must "
+            "not be used for decisions.")
+
+
+def _sample_deaths_period(samples_dir: Path) -> str | None:
+    import json
+
+    path = Path(samples_dir) / "manifest.json"
+    if not path.is_file():
+        return None
+    period = json.loads(path.read_text(encoding="utf-8")).get("deaths_period")
+    return _period(period[0], period[-1]) if period else None
+
+
+def _period(first: str, last: str) -> str:
+    """``"Oct 2018 to Feb 2019"`` from two dates or months (``YYYY-MM[-DD]``).
+
+    >>> _period("2018-10", "2019-02"), _period("2019-01-01", "2019-01-31")
+    ('Oct 2018 to Feb 2019', 'Jan 2019')
+    """
+    a, b = (pd.Timestamp(str(x)[:7] + "-01").strftime("%b %Y") for x in (first, last))
+    return a if a == b else f"{a} to {b}"
 
 
 def operation_pack(settings: Settings, *, codes: Sequence[str] | None = None,
-                   progress: Progress | None = None) -> Briefing:
+                   lines: LinesResult | None = None, scored: ScoredLines | None = None,
+                   overrides: pd.DataFrame | None = None, draws: int | None = RANK_DRAWS,
+                   date: str | None = None, progress: Progress | None = None) -> Briefing:
     """The police pack from the sample's contact records and intelligence register.
 
     Runs :func:`geointel.network.pipeline.analyse_lines` (footprints on the Area's LSOAs)
-    and :func:`geointel.scoring.rank_lines`, then :func:`operation_briefing`.
+    unless ``lines`` is given, and ranks the lines with :func:`rank_detected_lines` (the
+    intelligence register, ``overrides``, ``draws``) unless ``scored`` is given, then
+    :func:`operation_briefing`. The app passes the results its Targeting page shows, so the
+    pack ranks exactly as that page does; footprints are kept to the LSOAs of ``codes``.
     """
     from geointel.area import area_from_settings
     from geointel.io.contacts import read_contacts, read_intel
     from geointel.network.pipeline import analyse_lines
     from geointel.privacy import load_key
-    from geointel.scoring import load_scheme, rank_lines
+    from geointel.scoring import load_scheme
 
     key = load_key(settings.resolved_key_file())
     report(progress, 0, 4, "reading the Area")
     area = area_from_settings(settings, codes)
-    report(progress, 1, 4, "reading contact records")
-    contacts = read_contacts(settings.samples_dir / "contacts.csv", key=key)
     intel_path = settings.samples_dir / "intel.csv"
-    intel = read_intel(intel_path, key=key).data if intel_path.is_file() else None
-    report(progress, 2, 4, "finding lines")
-    lsoas = area.lsoas[["lsoa_code", "lad_code", "geometry"]].rename(
-        columns={"lsoa_code": "code"})
-    result = analyse_lines(contacts.data, intel=intel, lsoas=lsoas, seed=settings.seed)
+    intel = None
+    if scored is None and intel_path.is_file():
+        intel = read_intel(intel_path, key=key).data
+    records: int | None = None
+    if lines is None:
+        report(progress, 1, 4, "reading contact records")
+        contacts = read_contacts(settings.samples_dir / "contacts.csv", key=key)
+        records = contacts.rows_accepted
+        if intel is None and intel_path.is_file():
+            intel = read_intel(intel_path, key=key).data
+        report(progress, 2, 4, "finding lines")
+        lsoas = area.lsoas[["lsoa_code", "lad_code", "geometry"]].rename(
+            columns={"lsoa_code": "code"})
+        lines = analyse_lines(contacts.data, intel=intel, lsoas=lsoas, seed=settings.seed)
     report(progress, 3, 4, "ranking lines")
-    scored = rank_lines(result.lines, load_scheme(), seed=settings.seed)
+    if scored is None:
+        scored = rank_detected_lines(lines.lines, load_scheme(), seed=settings.seed,
+                                     intel=intel, overrides=overrides, draws=draws)
     extra = [c for c in ("group_id", "exporter_la", "importer_la", "customers")
-             if c in result.lines.columns and c not in scored.table.columns]
-    ranked = scored.table.merge(result.lines[["line_id", *extra]], on="line_id", how="left")
+             if c in lines.lines.columns and c not in scored.table.columns]
+    ranked = scored.table.merge(lines.lines[["line_id", *extra]], on="line_id", how="left")
+    footprints = lines.footprint_polygons
+    if footprints is not None and "lsoa" in footprints.columns:
+        footprints = footprints[footprints["lsoa"].isin(area.lsoas["lsoa_code"])]
     report(progress, 4, 4, "done")
+    figures = {"Scheme": f"{scored.scheme.name} {scored.scheme.version}"}
+    if records is not None:
+        figures = {"Contact records analysed": _n(records), **figures}
+    if len(scored.audit):
+        figures["Scores overridden (audited)"] = _n(len(scored.audit))
     return operation_briefing(
-        ranked, marking=settings.marking_police, footprints=result.footprint_polygons,
-        links=result.line_links, boundaries=_authorities(area.lsoas),
-        figures={"Contact records analysed": _n(contacts.rows_accepted),
-                 "Scheme": f"{scored.scheme.name} {scored.scheme.version}"})
+        ranked, marking=settings.marking_police, footprints=footprints,
+        links=lines.line_links, boundaries=authorities(area.lsoas), date=date,
+        figures=figures)
 
 
 def board_pack(settings: Settings, *, codes: Sequence[str] | None = None,
                level: Literal["ward", "lsoa"] = "ward", threshold_m: float = 1600.0,
-               p: int = 3, progress: Progress | None = None) -> Briefing:
+               p: int = 3, date: str | None = None,
+               progress: Progress | None = None) -> Briefing:
     """The partner pack from the synced open data and the sample.
 
     Drug offences (police.uk, ``Drugs``) and deaths (the sample register) per ward or
     LSOA, distances from LSOAs to the sample's services with the gaps beyond
     ``threshold_m``, and ``p`` new sites (maximal covering) from the sample's candidates.
+    The cover says that the partner data are the SYNTHETIC sample (from its manifest) and
+    which months the counts cover.
     """
     from geointel import access, harm
     from geointel.area import area_from_settings
@@ -780,9 +977,14 @@ def board_pack(settings: Settings, *, codes: Sequence[str] | None = None,
         f"... with the {p} recommended sites": f"{result.coverage_after:.1%}",
     }
     report(progress, 5, 5, "done")
+    months = offences["month"].dropna().astype(str)
+    provenance = sample_provenance(settings.samples_dir)
     return board_briefing(
         harm_areas, marking=settings.marking_partner,
         threshold=settings.suppression_threshold, level_name=level,
         deaths_areas=deaths_areas, gaps=gaps.drop(columns="geometry", errors="ignore"),
-        gap_areas=gap_polys, services=svc, sites=chosen,
-        boundaries=_authorities(lsoas), figures=figures)
+        gap_areas=gap_polys, gap_threshold_m=threshold_m, services=svc, sites=chosen,
+        boundaries=authorities(lsoas), figures=figures, date=date,
+        period=_period(months.min(), months.max()) if len(months) else None,
+        deaths_period=_sample_deaths_period(settings.samples_dir), provenance=provenance,
+        sources=f"{ATTRIBUTION} {provenance}" if provenance else ATTRIBUTION)

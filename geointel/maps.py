@@ -29,7 +29,6 @@ import base64
 import datetime as _dt
 import html
 import io
-import itertools
 import logging
 import math
 import re
@@ -58,6 +57,46 @@ ATTRIBUTION = OGL_ATTRIBUTION
 #: Five sequential classes (ColorBrewer YlOrRd) for choropleths; grey for no value.
 PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 NO_VALUE = "#d9d9d9"
+#: Fill of the class holding exactly zero (a count or rate of none), below the palette.
+ZERO = "#f7f7f7"
+
+
+@dataclass(frozen=True)
+class Category:
+    """One class of a categorical choropleth: the value it matches, its legend label and its
+    ``#rrggbb`` fill."""
+
+    value: Any
+    label: str
+    colour: str
+
+
+#: Getis-Ord Gi* bins (:func:`geointel.hotspots.getis_ord`) in ArcGIS's Hot Spot Analysis
+#: colours; "not significant" is neutral, so it never reads as hot.
+GI_STAR: tuple[Category, ...] = (
+    Category(3, "Hot spot, 99% confidence", "#d62f27"),
+    Category(2, "Hot spot, 95% confidence", "#ed7551"),
+    Category(1, "Hot spot, 90% confidence", "#fab984"),
+    Category(0, "Not significant", "#f7f7f2"),
+    Category(-1, "Cold spot, 90% confidence", "#c0ccbe"),
+    Category(-2, "Cold spot, 95% confidence", "#849eba"),
+    Category(-3, "Cold spot, 99% confidence", "#4575b5"),
+)
+#: Local Moran labels (``lisa_label`` of :func:`geointel.hotspots.local_moran`).
+LISA: tuple[Category, ...] = (
+    Category("High-High", "High-High cluster", "#d7191c"),
+    Category("High-Low", "High-Low outlier", "#fdae61"),
+    Category("Low-High", "Low-High outlier", "#abd9e9"),
+    Category("Low-Low", "Low-Low cluster", "#2c7bb6"),
+    Category("Not significant", "Not significant", "#f7f7f2"),
+)
+#: IMD deciles, 1 (most deprived) darkest.
+IMD_DECILES: tuple[Category, ...] = tuple(
+    Category(d, f"{d} (most deprived 10%)" if d == 1 else
+             f"{d} (least deprived 10%)" if d == 10 else str(d), colour)
+    for d, colour in enumerate(("#08306b", "#08519c", "#2171b5", "#4292c6", "#6baed6",
+                                "#9ecae1", "#c6dbef", "#deebf7", "#eef4fb", "#fbfdff"),
+                               start=1))
 KINDS = ("choropleth", "points", "lines", "outline")
 SENSITIVITIES = ("public", "partner", "police")
 _GEOMS = {
@@ -100,6 +139,12 @@ class MapLayer:
         controlled already.
     legend
         Legend heading; the layer name if ``None``.
+    categories
+        Classes of a categorical choropleth (e.g. :data:`GI_STAR`, :data:`LISA`,
+        :data:`IMD_DECILES`); ``column`` may then hold text. Without them a choropleth is
+        classed by :func:`classify` (zero on its own, quantiles of the distinct values).
+    no_value
+        Legend label of features without a value (e.g. ``"suppressed (1-4 deaths)"``).
     """
 
     name: str
@@ -111,6 +156,8 @@ class MapLayer:
     show: bool = True
     sensitivity: Sensitivity = "partner"
     legend: str | None = None
+    categories: tuple[Category, ...] | None = None
+    no_value: str = "no value"
 
     def __post_init__(self) -> None:
         where = f"MapLayer {self.name!r}"
@@ -133,7 +180,23 @@ class MapLayer:
         if missing:
             raise ValidationError(f"{where}: frame has no column(s) {', '.join(missing)}; "
                                   f"columns are {', '.join(map(str, self.frame.columns))}")
-        if self.column is not None and not pd.api.types.is_numeric_dtype(self.frame[self.column]):
+        if self.categories is not None:
+            if self.kind != "choropleth" or self.column is None:
+                raise ValidationError(f"{where}: categories= is for a choropleth with column=")
+            for cat in self.categories:
+                if not _HEX.match(cat.colour):
+                    raise ValidationError(f"{where}: category {cat.label!r} colour "
+                                          f"{cat.colour!r} is not of the form #rrggbb")
+            known = {c.value for c in self.categories}
+            values = self.frame[self.column].dropna()
+            unknown = sorted({str(v) for v in values.unique() if v not in known})
+            if unknown:
+                raise ValidationError(
+                    f"{where}: column {self.column!r} holds {', '.join(unknown[:5])}, which "
+                    "no category matches; categories are "
+                    f"{', '.join(str(c.value) for c in self.categories)}")
+        elif self.column is not None and not pd.api.types.is_numeric_dtype(
+                self.frame[self.column]):
             raise ValidationError(f"{where}: column {self.column!r} must be numeric")
         present = set(self.frame.geometry.dropna().geom_type) if len(self.frame) else set()
         wrong = present - _GEOMS[self.kind]
@@ -150,8 +213,12 @@ class MapLayer:
 # ---------------------------------------------------------------------------------------
 # shared styling
 
-def _fmt(value: Any) -> str:
-    """A value for people: thousands separators, 3 significant figures, blanks for NA."""
+def format_value(value: Any) -> str:
+    """A value for people: thousands separators, 3 significant figures, blanks for NA.
+
+    >>> format_value(1839.5867), format_value(9.96607294317218), format_value(2826.0)
+    ('1,840', '9.97', '2,826')
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "suppressed / none"
     if isinstance(value, (bool, np.bool_)):
@@ -169,26 +236,81 @@ def _values(layer: MapLayer) -> np.ndarray:
     return pd.to_numeric(layer.frame[layer.column], errors="coerce").astype("float64").to_numpy()
 
 
-def _classes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Quantile classes of ``values``: class index per value (-1 for NaN or infinite, e.g.
-    the distance to a kind of service the register does not have) and labels.
+@dataclass(frozen=True)
+class Classes:
+    """Choropleth classes: ``index`` (class per feature, -1 for no value), and per class its
+    ``labels`` and ``colours`` (legend order)."""
 
-    >>> _classes(np.array([1.0, 2.0, np.inf, np.nan]))[0].tolist()
-    [0, 4, -1, -1]
+    index: np.ndarray
+    labels: list[str]
+    colours: list[str]
+
+
+def _range_label(lo: float, hi: float) -> str:
+    return format_value(lo) if lo == hi else f"{format_value(lo)} – {format_value(hi)}"
+
+
+def classify(values: Any, *, categories: Sequence[Category] | None = None) -> Classes:
+    """Classes of choropleth ``values``.
+
+    With ``categories``: one class per category (all listed, in their order), matched by
+    value. Otherwise: NaN and infinite values (e.g. the distance to a kind of service the
+    register lacks) have no class; zero is a class of its own when no value is negative
+    (an area with no offences is not "low"); the rest are split at quantiles of their
+    *distinct* values into at most five classes, so ties cannot collapse the classes, and
+    each class is labelled by the smallest and largest value it holds.
+
+    Examples
+    --------
+    >>> c = classify(np.array([0.0, 0.0, 0.0, 1.5, 3.0, 92.9, np.nan]))
+    >>> c.index.tolist(), c.labels
+    ([0, 0, 0, 1, 2, 3, -1], ['0', '1.5', '3', '92.9'])
+    >>> classify(np.array([3, 0, -2]), categories=GI_STAR).index.tolist()
+    [0, 3, 5]
     """
-    missing = ~np.isfinite(values)
-    ok = values[~missing]
+    if categories is not None:
+        position = {c.value: k for k, c in enumerate(categories)}
+        raw = pd.Series(np.asarray(values, dtype=object))
+        idx = np.array([-1 if pd.isna(v) else position.get(v, -1) for v in raw], dtype=int)
+        return Classes(idx, [c.label for c in categories], [c.colour for c in categories])
+    vals = np.asarray(values, dtype="float64")
+    missing = ~np.isfinite(vals)
+    ok = vals[~missing]
+    idx = np.full(vals.shape, -1)
     if ok.size == 0:
-        return np.full(values.shape, -1), []
-    edges = np.unique(np.quantile(ok, np.linspace(0, 1, len(PALETTE) + 1)))
-    if edges.size == 1:
-        idx = np.where(missing, -1, 0)
-        return idx, [_fmt(edges[0])]
-    inner = edges[1:-1]
-    idx = np.searchsorted(inner, values, side="right")
-    idx = np.where(missing, -1, idx)
-    labels = [f"{_fmt(lo)} – {_fmt(hi)}" for lo, hi in itertools.pairwise(edges)]
-    return idx, labels
+        return Classes(idx, [], [])
+    labels: list[str] = []
+    colours: list[str] = []
+    rest = ~missing
+    if ok.min() == 0:
+        zero = ~missing & (vals == 0)
+        idx[zero] = 0
+        labels.append("0")
+        colours.append(ZERO)
+        rest = rest & ~zero
+    if rest.any():
+        distinct = np.unique(vals[rest])
+        n = min(len(PALETTE), distinct.size)
+        # quantiles of the distinct values: n runs of (nearly) as many distinct values each
+        inner = np.array([part[0] for part in np.array_split(distinct, n)[1:]])
+        raw_class = np.searchsorted(inner, vals[rest], side="right")
+        used = np.unique(raw_class)
+        renumber = {int(c): k for k, c in enumerate(used)}
+        idx[rest] = [len(labels) + renumber[int(c)] for c in raw_class]
+        members = vals[rest]
+        for c in used:
+            inside = members[raw_class == c]
+            labels.append(_range_label(float(inside.min()), float(inside.max())))
+        colours += _class_colours(len(used))
+    return Classes(idx, labels, colours)
+
+
+def _layer_classes(layer: MapLayer, frame: gpd.GeoDataFrame) -> Classes:
+    assert layer.column is not None
+    if layer.categories is not None:
+        return classify(frame[layer.column].to_numpy(), categories=layer.categories)
+    return classify(pd.to_numeric(frame[layer.column], errors="coerce")
+                    .astype("float64").to_numpy())
 
 
 def _class_colours(n: int) -> list[str]:
@@ -247,7 +369,7 @@ def _popup_html(layer: MapLayer, frame: gpd.GeoDataFrame) -> list[str] | None:
     cols = list(layer.popup)
     rows = frame[cols].itertuples(index=False, name=None)
     return [head + "<table>" + "".join(
-        f"<tr><th>{html.escape(str(c))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+        f"<tr><th>{html.escape(str(c))}</th><td>{html.escape(format_value(v))}</td></tr>"
         for c, v in zip(cols, values, strict=True)) + "</table>" for values in rows]
 
 
@@ -256,15 +378,14 @@ def _styles(layer: MapLayer, frame: gpd.GeoDataFrame) -> tuple[list[dict[str, An
     n = len(frame)
     colour = layer.colour
     if layer.kind == "choropleth":
-        idx, labels = _classes(pd.to_numeric(frame[layer.column], errors="coerce")
-                               .astype("float64").to_numpy())
-        colours = _class_colours(len(labels))
+        classes = _layer_classes(layer, frame)
+        colours = classes.colours
         styles = [{"fillColor": colours[i] if i >= 0 else NO_VALUE, "fillOpacity": 0.7,
-                   "color": "#555555", "weight": 0.6} for i in idx]
+                   "color": "#555555", "weight": 0.6} for i in classes.index]
         items = [(f'<i style="background:{c}"></i>', lab)
-                 for c, lab in zip(colours, labels, strict=True)]
-        if (idx < 0).any():
-            items.append((f'<i style="background:{NO_VALUE}"></i>', "suppressed / no value"))
+                 for c, lab in zip(colours, classes.labels, strict=True)]
+        if (classes.index < 0).any():
+            items.append((f'<i style="background:{NO_VALUE}"></i>', layer.no_value))
     elif layer.kind == "points":
         vals = (pd.to_numeric(frame[layer.column], errors="coerce").astype("float64").to_numpy()
                 if layer.column else np.full(n, np.nan))
@@ -320,7 +441,7 @@ html, body {{ margin: 0; padding: 0; width: 100%; height: 100%; font-family: Ari
 .gi-top {{ top: 0; }} .gi-bottom {{ bottom: 0; }}
 .gi-box {{ position: absolute; z-index: 1000; background: rgba(255,255,255,0.92);
   border: 1px solid #999; border-radius: 4px; padding: 6px 9px; font-size: 12px; }}
-.gi-title {{ top: {t}px; left: 50%; transform: translateX(-50%); text-align: center; }}
+.gi-title {{ top: {t}px; left: 60px; max-width: 45%; }}
 .gi-title h1 {{ font-size: 17px; margin: 0; }}
 .gi-north {{ top: {n}px; left: 10px; text-align: center; font-weight: bold; padding: 3px 6px; }}
 .gi-legend {{ bottom: {t}px; right: 10px; max-width: 300px; max-height: 45%; overflow: auto; }}
@@ -338,6 +459,15 @@ html, body {{ margin: 0; padding: 0; width: 100%; height: 100%; font-family: Ari
 _NORTH = ('<div class="gi-box gi-north" title="North"><svg width="18" height="26" '
           'viewBox="0 0 18 26" aria-hidden="true"><polygon points="9,0 17,22 9,17 1,22" '
           'fill="#222"/></svg><div>N</div></div>')
+
+
+def _script(code: str) -> Any:
+    """A map child whose ``code`` runs after the children added before it."""
+    from branca.element import MacroElement, Template
+
+    element = MacroElement()
+    element._template = Template("{% macro script(this, kwargs) %}" + code + "{% endmacro %}")
+    return element
 
 
 def _stripped_map(**kwargs: Any) -> Any:
@@ -428,16 +558,27 @@ def build_map(
     legends = []
     popup_js = JsCode("function(feature, layer) { if (feature.properties.popup) "
                       "{ layer.bindPopup(feature.properties.popup, {maxWidth: 360}); } }")
-    for layer, frame in zip(layers, frames, strict=True):
+    pairs = []
+    for k, (layer, frame) in enumerate(zip(layers, frames, strict=True)):
         styles, legend = _styles(layer, frame)
-        legends.append(legend)
+        hidden = "" if layer.show else ' style="display:none"'
+        legends.append(f'<div class="gi-layer" id="gi-legend-{k}"{hidden}>{legend}</div>')
         marker = folium.CircleMarker(radius=5) if layer.kind == "points" else None
-        folium.GeoJson(
+        geo = folium.GeoJson(
             _feature_collection(frame, styles, _popup_html(layer, frame)),
             name=html.escape(layer.name), show=layer.show, marker=marker,
             on_each_feature=popup_js,
         ).add_to(fmap)
+        pairs.append((geo.get_name(), f"gi-legend-{k}"))
     folium.LayerControl(collapsed=False).add_to(fmap)
+    # the legend lists only the layers that are on: follow the layer control
+    _script(
+        "(function () { var map = " + fmap.get_name() + "; var pairs = ["
+        + ", ".join(f"[{js}, '{legend_id}']" for js, legend_id in pairs) + "];"
+        " function sync() { pairs.forEach(function (p) {"
+        " var el = document.getElementById(p[1]);"
+        " if (el) { el.style.display = map.hasLayer(p[0]) ? '' : 'none'; } }); }"
+        " map.on('overlayadd overlayremove', sync); sync(); })();").add_to(fmap)
     if bounds:
         fmap.fit_bounds(bounds)
     mark = html.escape(marking)
@@ -491,17 +632,17 @@ def plot_layers(ax: Axes, layers: Sequence[MapLayer]) -> None:
         if frame.empty or not layer.show:
             continue
         if layer.kind == "choropleth":
-            idx, labels = _classes(pd.to_numeric(frame[layer.column], errors="coerce")
-                                   .astype("float64").to_numpy())
-            colours = _class_colours(len(labels))
-            fill = [colours[i] if i >= 0 else NO_VALUE for i in idx]
+            classes = _layer_classes(layer, frame)
+            colours = classes.colours
+            fill = [colours[i] if i >= 0 else NO_VALUE for i in classes.index]
             frame.plot(ax=ax, color=fill, edgecolor="#555555", linewidth=0.25)
             handles += [Patch(facecolor=c, edgecolor="#555555",
                               label=f"{layer.heading}: {lab}" if k == 0 else lab)
-                        for k, (c, lab) in enumerate(zip(colours, labels, strict=True))]
-            if (idx < 0).any():
+                        for k, (c, lab) in enumerate(zip(colours, classes.labels,
+                                                         strict=True))]
+            if (classes.index < 0).any():
                 handles.append(Patch(facecolor=NO_VALUE, edgecolor="#555555",
-                                     label="suppressed / no value"))
+                                     label=layer.no_value))
         elif layer.kind == "points":
             vals = (_values(layer)[~(layer.frame.geometry.isna()
                                      | layer.frame.geometry.is_empty).to_numpy()]
@@ -607,3 +748,119 @@ def layer_summary(layers: Sequence[MapLayer]) -> list[dict[str, Any]]:
     """
     return [{"name": layer.name, "kind": layer.kind, "sensitivity": layer.sensitivity,
              "features": len(layer.frame)} for layer in layers]
+
+
+# ---------------------------------------------------------------------------------------
+# layers the app and the packs share
+
+def authorities(lsoas: gpd.GeoDataFrame, *, tolerance: float = 50.0) -> gpd.GeoDataFrame:
+    """Local authority polygons (``code``, ``name``) dissolved from an Area's LSOAs
+    (``lad_code``, ``lad_name``), simplified to ``tolerance`` metres.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> lsoas = gpd.GeoDataFrame({"lad_code": ["E1", "E1"], "lad_name": ["A", "A"]},
+    ...                          geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)],
+    ...                          crs=27700)
+    >>> la = authorities(lsoas)
+    >>> la["code"].tolist(), float(la.area.sum())
+    (['E1'], 2000000.0)
+    """
+    frame = gpd.GeoDataFrame({"code": lsoas["lad_code"].to_numpy(),
+                              "name": lsoas["lad_name"].to_numpy()},
+                             geometry=lsoas.geometry.to_numpy(), crs=lsoas.crs)
+    out = frame.dissolve(by="code", aggfunc={"name": "first"}).reset_index()
+    return out.set_geometry(out.geometry.simplify(tolerance))
+
+
+def boundary_layer(boundaries: gpd.GeoDataFrame, *,
+                   name: str = "Local authority boundaries") -> MapLayer:
+    """The base layer of every map: boundary outlines (``code``, ``name``), so a map with
+    its data layers switched off still shows where it is, with no tile server.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> la = gpd.GeoDataFrame({"code": ["E1"], "name": ["A"]}, geometry=[box(0, 0, 1, 1)],
+    ...                       crs=27700)
+    >>> layer = boundary_layer(la)
+    >>> layer.kind, layer.sensitivity, list(layer.popup)
+    ('outline', 'public', ['name', 'code'])
+    """
+    return MapLayer(name, boundaries, "outline", colour="#444444",
+                    popup=[c for c in ("name", "code") if c in boundaries.columns],
+                    sensitivity="public")
+
+
+def siting_layers(result: Any, *, sites: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
+                  area_id_col: str = "lsoa_code", area_name_col: str = "lsoa_name",
+                  boundaries: gpd.GeoDataFrame | None = None) -> list[MapLayer]:
+    """Map layers of a solved siting model (:class:`geointel.siting.SitingResult`).
+
+    Parameters
+    ----------
+    result
+        The solved model: its ``existing`` and ``selected`` site ids, ``marginal_gain`` and
+        ``assignment`` (demand ids are ``areas[area_id_col]``).
+    sites
+        Every candidate and existing site (``site_id``, ``name``, ``kind``, points).
+    areas
+        Demand area polygons with ``area_id_col``, ``area_name_col`` and ``population``.
+    boundaries
+        Outline polygons drawn first (see :func:`boundary_layer`).
+
+    Returns
+    -------
+    list of MapLayer
+        Boundaries (if given); the areas left beyond the threshold of every open site (if
+        the model has a threshold); the existing services; the new sites, sized by their
+        marginal gain.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shapely.geometry import Point, box
+    >>> from geointel.siting import MCLP
+    >>> r = MCLP.from_cost_matrix(np.array([[100., 900.], [900., 5000.]]), [10, 5],
+    ...                           threshold=500, p=1, fixed=[False, True],
+    ...                           site_ids=["new", "old"], demand_ids=["A1", "A2"]).solve()
+    >>> sites = gpd.GeoDataFrame({"site_id": ["new", "old"], "name": ["Hall", "Hub"],
+    ...                           "kind": ["venue", "treatment_hub"]},
+    ...                          geometry=[Point(0, 0), Point(900, 0)], crs=27700)
+    >>> areas = gpd.GeoDataFrame({"lsoa_code": ["A1", "A2"], "lsoa_name": ["a", "b"],
+    ...                           "population": [10, 5]},
+    ...                          geometry=[box(0, 0, 1, 1), box(5, 0, 6, 1)], crs=27700)
+    >>> [(layer.name, len(layer.frame)) for layer in siting_layers(r, sites=sites,
+    ...                                                            areas=areas)]
+    [('LSOAs beyond 500 m of every open site', 1), ('Existing services kept open', 1), \
+('New sites chosen', 1)]
+    """
+    layers: list[MapLayer] = []
+    if boundaries is not None and len(boundaries):
+        layers.append(boundary_layer(boundaries))
+    gain_label = ("weighted metres saved" if result.model == "pmedian"
+                  else "residents newly covered")
+    if result.threshold is not None:
+        left = result.uncovered[["demand_id", "distance"]].rename(
+            columns={"demand_id": area_id_col})
+        far = areas[[area_id_col, area_name_col, "population", areas.geometry.name]].merge(
+            left, on=area_id_col)
+        far["distance to nearest open site (m)"] = far.pop("distance").round(0)
+        layers.append(MapLayer(
+            f"LSOAs beyond {result.threshold:,.0f} m of every open site", far, "outline",
+            colour="#7b3294", popup=[area_name_col, area_id_col, "population",
+                                     "distance to nearest open site (m)"]))
+    info = [c for c in ("name", "kind") if c in sites.columns]
+    existing = sites.loc[sites["site_id"].isin(result.existing), ["site_id", *info,
+                                                                  sites.geometry.name]]
+    if len(existing):
+        layers.append(MapLayer("Existing services kept open", existing, "points",
+                               colour="#1a9641", popup=[*info], sensitivity="public"))
+    gains = result.marginal_gain[["site_id", "order", "gain"]].rename(
+        columns={"gain": gain_label})
+    new = sites[["site_id", *info, sites.geometry.name]].merge(gains, on="site_id")
+    new = new.sort_values("order").reset_index(drop=True)
+    layers.append(MapLayer("New sites chosen", new, "points", column=gain_label,
+                           colour="#2c7bb6", popup=["order", "site_id", *info, gain_label]))
+    return layers

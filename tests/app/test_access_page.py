@@ -41,9 +41,13 @@ def test_coverage_metric_equals_the_library_figure(library):
     at = _page()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Population within 1,000 m of naloxone"] == f"{shares['naloxone']:.1%}"
-    assert metrics["Population within 1,000 m of pharmacy"] == f"{shares['pharmacy']:.1%}"
-    assert metrics["Population within 1,000 m of any of them"] == f"{shares['any']:.1%}"
+    # each label says what it counts; "any" is the Overview's naloxone figure, same label
+    assert metrics["Population within 1,000 m of a naloxone point"] == (
+        f"{shares['naloxone']:.1%}")
+    assert metrics["Population within 1,000 m of a pharmacy"] == f"{shares['pharmacy']:.1%}"
+    assert metrics["Population within 1,000 m of a naloxone point or pharmacy"] == (
+        f"{shares['any']:.1%}")
+    assert shares["naloxone"] < shares["any"]  # the two figures differ: so must the labels
     gaps = access.gap_areas(table, threshold_m=1000)
     assert metrics["LSOAs in a gap"] == f"{len(gaps):,}"
     shown = at.dataframe[0].value
@@ -64,7 +68,8 @@ def test_walking_minutes_and_evening_use_open_services_only(library):
     at.sidebar.selectbox[0].set_value("weekday_evening").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Population within 1,200 m of any of them"] == f"{share:.1%}"
+    assert metrics["Population within 1,200 m of a naloxone point or pharmacy"] == (
+        f"{share:.1%}")
     by_time = at.dataframe[1].value.set_index("time of week")["population covered"]
     assert by_time["weekday evening"] == pytest.approx(share)
     assert by_time["weekday evening"] < by_time["always"]
@@ -77,6 +82,7 @@ def test_access_page_refuses_the_analyst():
 
 def test_gap_list_export_matches_the_page_and_is_audited(app_audit):
     import io
+    import json
 
     import pandas as pd
 
@@ -84,7 +90,11 @@ def test_gap_list_export_matches_the_page_and_is_audited(app_audit):
     from geointel import audit
 
     at = _page()
-    at.get("download_button")[2].click().run()
+    buttons = {b.proto.label: b for b in at.get("download_button")}
+    assert list(buttons) == ["GeoPackage (distances per LSOA)",
+                             "Distances per LSOA (GeoJSON)", "Distances per LSOA (CSV)",
+                             "Gap list (CSV)"]
+    buttons["Gap list (CSV)"].click().run()
     assert not at.exception
     events = audit.read_events(app_audit, event="export")
     assert events["detail"].tolist() == [{"what": "access: gaps.csv", "marking": "OFFICIAL"}]
@@ -97,6 +107,9 @@ def test_gap_list_export_matches_the_page_and_is_audited(app_audit):
     assert gaps["lsoa_code"].tolist() == at.dataframe[0].value["lsoa_code"].tolist()
     lsoas = pd.read_csv(io.BytesIO(files["lsoa_access.csv"]))
     assert len(lsoas) == 1077 and lsoas["lsoa_code"].is_unique
+    geojson = json.loads(files["lsoa_access.geojson"])
+    assert len(geojson["features"]) == 1077
+    assert geojson["metadata"]["marking"] == "OFFICIAL"
 
 
 def test_a_register_loaded_on_the_data_page_replaces_the_sample(library, tmp_path):
@@ -120,5 +133,6 @@ def test_a_register_loaded_on_the_data_page_replaces_the_sample(library, tmp_pat
     at.run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Population within 1,000 m of any of them"] == f"{share:.1%}"
+    assert metrics["Population within 1,000 m of a naloxone point or pharmacy"] == (
+        f"{share:.1%}")
     assert len(own) == 15 < len(services) and 0 < share < 1

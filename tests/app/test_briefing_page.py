@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from geointel import audit
@@ -75,6 +76,9 @@ def test_a_planner_has_no_operation_pack_and_nothing_builds_until_asked(env):
     assert not at.exception, at.exception
     assert [o.split(" (")[0] for o in at.sidebar.radio[0].options] == ["Partnership board"]
     assert at.sidebar.multiselect[0].value == ["E06000033", "E06000034", "E10000012"]
+    # the picker names the authorities, not only their codes
+    assert at.sidebar.multiselect[0].options == [
+        "Southend-on-Sea (E06000033)", "Thurrock (E06000034)", "Essex (E10000012)"]
     assert next(i.value for i in at.info).startswith("Choose the pack")
     assert not at.metric and not _labels(at)
 
@@ -119,12 +123,87 @@ def test_the_analyst_builds_the_operation_pack_with_every_ranked_line(env, lines
     assert metrics["Lines ranked"] == str(lines_found)
     assert int(metrics["Contact records analysed"].replace(",", "")) > 80_000
     assert len(at.dataframe[0].value) == lines_found
-    assert _labels(at) == ["PDF pack (A4 landscape)", "Map (HTML, opens offline)",
-                           "Map (PNG)", "Map layers (GeoPackage)", "Table: ranked_lines.csv (CSV)"]
+    assert _labels(at) == [
+        "PDF pack (A4 landscape)", "Map (HTML, opens offline)", "Map (PNG)",
+        "Map layers (GeoPackage)", "Map layer: exporter to importer links (GeoJSON)",
+        "Map layer: line footprint where lines run records per lsoa (GeoJSON)",
+        "Map layer: line footprint where lines sell records per lsoa (GeoJSON)",
+        "Map layer: local authorities (GeoJSON)", "Table: ranked lines (CSV)"]
     assert not [b for b in at.button if b.proto.label == "Publish for viewers"]
     page = at.get("iframe")[0].proto.srcdoc  # the offline map of the pack
     assert page.count(">OFFICIAL-SENSITIVE</div>") == 2 and "Exporter to importer" in page
     assert any("OFFICIAL-SENSITIVE" in c.value for c in at.caption)
+
+
+def _targeting(overrides=None):
+    at = streamlit_testing.AppTest.from_file(str(ROOT / "app_pages" / "targeting.py"),
+                                             default_timeout=400)
+    at.session_state["role"] = "analyst"
+    at.session_state["user"] = "ann"
+    if overrides is not None:
+        at.session_state["score_overrides"] = overrides
+    return at.run()
+
+
+@pytest.mark.slow
+def test_the_operation_pack_ranks_exactly_as_the_targeting_page(env):
+    """Same intelligence register, same overrides (this session's), same draws: the pack's
+    ranked table is the Targeting page's, confidence included."""
+    from geointel.scoring import add_override, load_scheme
+
+    cols = ["rank", "line_id", "band", "confidence"]
+    page = _targeting()
+    assert not page.exception, page.exception
+    shown = page.dataframe[0].value
+    assert (shown["confidence"] == "high").any()  # the register is evidence
+    at = _page("analyst", "ann")
+    at.sidebar.button[0].click().run()
+    assert not at.exception, at.exception
+    pack = at.dataframe[0].value
+    pd.testing.assert_frame_equal(pack[cols].reset_index(drop=True),
+                                  shown[cols].reset_index(drop=True), check_dtype=False)
+    assert (pack["rank_low"].astype(str) + "–" + pack["rank_high"].astype(str)).tolist() == \
+        shown["rank interval"].tolist()
+    for col in ("priority", "risk", "harm"):  # the pack prints them to 2 decimals
+        assert pack[col].tolist() == shown[col].round(2).tolist()
+
+    # an audited override in this session moves the last line up, on both pages
+    last = shown["line_id"].iloc[-1]
+    scheme = load_scheme()
+    trail = add_override(None, line_id=last, item="physical",
+                         value=max(scheme.levels("physical")), by="ann",
+                         reason="test: firearm recovered", scheme=scheme)
+    page = _targeting(trail)
+    moved = page.dataframe[0].value
+    assert moved["line_id"].tolist() != shown["line_id"].tolist()
+    at = _page("analyst", "ann")
+    at.session_state["score_overrides"] = trail
+    at.sidebar.button[0].click().run()
+    assert not at.exception, at.exception
+    pack = at.dataframe[0].value
+    pd.testing.assert_frame_equal(pack[cols].reset_index(drop=True),
+                                  moved[cols].reset_index(drop=True), check_dtype=False)
+    assert {m.label: m.value for m in at.metric}["Scores overridden (audited)"] == "1"
+
+
+@pytest.mark.slow
+def test_the_board_pack_says_its_partner_data_are_synthetic_and_offers_geojson(env):
+    at = _page("planner", "pat")
+    at.sidebar.button[0].click().run()
+    assert not at.exception, at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "SYNTHETIC" in captions and "Oct 2018 to Feb 2019" in captions
+    assert "wards have their offence count suppressed" in captions
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Drug offences (police.uk, Oct 2018 to Feb 2019)"]
+    geojson = [b for b in at.get("download_button") if b.proto.label.endswith("(GeoJSON)")]
+    assert [b.proto.label for b in geojson] == [
+        "Map layer: access gaps lsoas beyond 1 6 km of any service (GeoJSON)",
+        "Map layer: drug deaths per 100 000 residents by ward jan 2016 to feb 2019 (GeoJSON)",
+        "Map layer: drug offences per 1 000 residents by ward oct 2018 to feb 2019 (GeoJSON)",
+        "Map layer: local authorities (GeoJSON)",
+        "Map layer: recommended new sites (GeoJSON)",
+        "Map layer: services (GeoJSON)"]
 
 
 @pytest.mark.slow

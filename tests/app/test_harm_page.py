@@ -79,9 +79,10 @@ def test_exports_hold_the_ranked_table_and_suppressed_deaths_and_are_audited(app
     at.sidebar.multiselect[0].set_value(["E06000033"]).run()
     shown = at.dataframe[0].value
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["GeoPackage (rates, LSOA hotspots)", "Wards ranked (CSV)",
+    assert labels == ["GeoPackage (rates, LSOA hotspots)", "Wards ranked (GeoJSON)",
+                      "LSOA hotspots (GeoJSON)", "Wards ranked (CSV)",
                       "Drug deaths, suppressed (CSV)"]
-    at.get("download_button")[1].click().run()
+    at.get("download_button")[3].click().run()
     events = audit.read_events(app_audit, event="export")
     assert events["detail"].tolist() == [{"what": "harm: rates.csv", "marking": "OFFICIAL"}]
 
@@ -100,3 +101,30 @@ def test_exports_hold_the_ranked_table_and_suppressed_deaths_and_are_audited(app
     (tmp_path / "harm.gpkg").write_bytes(files["harm.gpkg"])
     wards = gpd.read_file(tmp_path / "harm.gpkg", layer="rates")
     assert len(wards) == 17 and wards.crs.to_epsg() == 27700
+    (tmp_path / "rates.geojson").write_bytes(files["rates.geojson"])
+    as_json = gpd.read_file(tmp_path / "rates.geojson")
+    assert as_json["code"].tolist() == wards["code"].tolist()
+    assert as_json.crs.to_epsg() == 4326  # GeoJSON is WGS84
+
+
+def test_the_map_says_which_crime_types_and_draws_honest_classes_over_the_boundaries():
+    import re
+
+    at = _page()
+    at.sidebar.multiselect[0].set_value(["E06000033"])
+    at.sidebar.multiselect[1].set_value(["Burglary"]).run()
+    assert not at.exception
+    page = at.get("iframe")[0].proto.srcdoc
+    title = re.search(r'<div class="gi-box gi-title"><h1>(.*?)</h1>', page).group(1)
+    assert title.startswith("Burglary offences ") and "Drug" not in title
+    layers = re.findall(r'id="gi-legend-\d+"(?: style="display:none")?>'
+                        r"<div class='gi-lh'>(.*?)</div>", page)
+    assert layers == ["Local authority boundaries", "Burglary offences per 1,000 residents",
+                      "Drug deaths per 100,000 (whole register)",
+                      "Gi* hot and cold spots (Burglary offence rate, LSOA)",
+                      "Local Moran clusters and outliers (Burglary offence rate, LSOA)",
+                      "IMD 2019 decile (1 = most deprived)"]
+    # categorical legends: 'not significant' is a class of its own, decile 1 named
+    assert "Not significant</div>" in page and "Hot spot, 99% confidence" in page
+    assert "High-High cluster" in page and "1 (most deprived 10%)" in page
+    assert "suppressed (1 to 4 deaths)" in page

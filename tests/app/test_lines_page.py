@@ -60,10 +60,27 @@ def test_the_page_shows_every_detected_line_with_holders_and_the_network(analyst
                                                  .explode())
     assert (by_line["rebrand chain (oldest first)"].str.count("→")
             == by_line["handsets"] - 1).all()
-    spec = at.get("graphviz_chart")[0].proto.spec
-    assert spec.startswith("digraph command")
-    assert all(f'"{line}"' in spec for line in expected.lines["line_id"])
-    assert spec.count("cluster_GRP-") == len(expected.groups)
+    nodes, edges, spec = _network(at)
+    by_role = nodes.groupby("role")["node"].apply(set)
+    assert by_role["line"] == set(expected.lines["line_id"])
+    assert by_role["holder"] == set(expected.lines["holder"].replace("", None).dropna())
+    h = expected.handsets
+    runners = h[(h["role"] == "runner") & h["line_id"].isin(expected.lines["line_id"])]
+    assert by_role["runner"] == set(runners["handset"])
+    lines = nodes[nodes["role"] == "line"].set_index("node")
+    want = expected.lines.set_index("line_id")
+    assert (lines["customers"] == want.loc[lines.index, "customers_total"]).all()
+    assert (lines["group_id"] == want.loc[lines.index, "group_id"]).all()
+    relations = edges.groupby("relation").size().to_dict()
+    assert relations == {"holds": int((expected.lines["holder"] != "").sum()),
+                         "dispatches": len(runners)}
+    # every edge is drawn between its two nodes' positions (seeded layout)
+    at_xy = nodes.set_index("node")[["x", "y"]]
+    assert (edges["x"].to_numpy() == at_xy.loc[edges["source"], "x"].to_numpy()).all()
+    assert (edges["y2"].to_numpy() == at_xy.loc[edges["target"], "y"].to_numpy()).all()
+    # interactive: zoom and pan bound to the scales, tooltips on the nodes
+    assert '"bind": "scales"' in spec and '"tooltip"' in spec
+    assert not at.get("graphviz_chart")
     page = at.get("iframe")[0].proto.srcdoc
     assert "Exporter → importer" in page and "OFFICIAL-SENSITIVE" in page
     labels = [b.label for b in at.download_button]
@@ -76,6 +93,17 @@ def test_the_page_shows_every_detected_line_with_holders_and_the_network(analyst
     assert events[["user", "role"]].values.tolist() == [["test-analyst", "analyst"]]
     assert events["detail"][0] == {"what": "lines: network.graphml",
                                    "marking": "OFFICIAL-SENSITIVE"}
+
+
+def _network(at):
+    """Nodes, edges and the Vega-Lite spec of the command network chart."""
+    import pyarrow as pa
+
+    chart = next(c.proto for c in at.get("vega_lite_chart") if '"rule"' in c.proto.spec)
+    frames = [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.datasets]
+    nodes = max((f for f in frames if "role" in f.columns), key=len)
+    edges = next(f for f in frames if "relation" in f.columns)
+    return nodes, edges, chart.spec
 
 
 def test_disruption_strategies_are_compared_side_by_side(analyst_audit, expected):

@@ -54,7 +54,8 @@ def test_overview_outcome_measures_match_the_library():
     table = access.lsoa_access(lsoas, services.loc[services["kind"].isin(
         ["naloxone", "pharmacy"])], kinds=["naloxone", "pharmacy"])
     share = access.coverage(table, threshold_m=1000, kinds=["any"])["share"].item()
-    assert metrics["Population within 1,000 m of naloxone"] == f"{share:.1%}"
+    assert metrics["Population within 1,000 m of a naloxone point or pharmacy"] == (
+        f"{share:.1%}")
     # the sample's disruption log: four lines acted against, one moderate, none closed
     assert (metrics["Lines disrupted"], metrics["Lines closed"],
             metrics["Major disruptions"], metrics["Moderate disruptions"]) == ("4", "0", "0", "1")

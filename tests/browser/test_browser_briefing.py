@@ -5,6 +5,7 @@ with no contact data anywhere."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from pypdf import PdfReader
@@ -37,7 +38,14 @@ def test_board_pack_is_built_downloaded_and_published_for_viewers(app, more_tabs
     assert app.exceptions() == []
     app.page.get_by_text("No briefing has been published yet.").wait_for()
     app.page.get_by_role("button", name="Build pack").click()
+    # a long build shows how far it is (st.progress fed by board_pack's progress callback)
+    bar = app.page.locator('[data-testid="stProgress"]')
+    bar.first.wait_for(timeout=BUILD_TIMEOUT_MS)
+    app.page.get_by_text(re.compile(r"^Building the board pack: ")).first.wait_for(
+        timeout=BUILD_TIMEOUT_MS)
+    app.screenshot("planner_briefing_progress")
     app.page.get_by_role("heading", name="Download").wait_for(timeout=BUILD_TIMEOUT_MS)
+    assert bar.count() == 0  # the bars are gone once the pack is built
     app.wait_idle()
     assert app.exceptions() == []
     caption = app.page.get_by_text("PDF pages · areas").inner_text()

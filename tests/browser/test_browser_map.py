@@ -1,5 +1,7 @@
-"""An exported HTML map opens from a file with every network request blocked, shows its layers,
-and shows a script-injection service name and note as text without running them."""
+"""Exported HTML maps open from a file with every network request blocked and show their layers:
+the app's own "Map (HTML, opens offline)" download from the Briefing page, and a map of the
+sample's services that shows a script-injection service name and note as text without running
+them."""
 
 from __future__ import annotations
 
@@ -136,5 +138,75 @@ def test_service_circles_are_filled_and_a_click_on_one_opens_its_popup(browser_c
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.locator(".leaflet-popup-content").wait_for()
         assert HOSTILE_NAME in page.locator(".leaflet-popup-content").inner_text()
+    finally:
+        page.close()
+
+
+#: Building the board pack the first time takes about half a minute on the sample.
+BUILD_TIMEOUT_MS = 240_000
+
+
+@pytest.mark.slow
+def test_the_apps_own_map_export_opens_offline_with_its_layers(app, browser_context,
+                                                               screenshots, tmp_path):
+    """The Briefing page's "Map (HTML, opens offline)" download, opened from the file with
+    every request to a host other than this machine blocked, draws every layer it lists."""
+    app.sign_in("planner")
+    app.open_nav("briefing")
+    app.page.get_by_role("button", name="Build pack").click()
+    app.page.get_by_role("heading", name="Download").wait_for(timeout=BUILD_TIMEOUT_MS)
+    app.wait_idle()
+    assert app.exceptions() == []
+    # the pack just built (a published pack further down may offer the same button)
+    with app.page.expect_download() as info:
+        app.page.get_by_role("button", name="Map (HTML, opens offline)").first.click()
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    assert path.name == "map.html"
+
+    page = browser_context.new_page()
+    blocked: list[str] = []
+
+    def local_only(route):
+        url = route.request.url
+        if url.startswith(("file://", "data:", "http://127.0.0.1", "http://localhost")):
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort()
+
+    page.route("**/*", local_only)
+    try:
+        page.goto(path.as_uri())
+        page.wait_for_selector(".leaflet-container")
+        overlays = [o.strip() for o in
+                    page.locator(".leaflet-control-layers-overlays label").all_inner_texts()]
+        assert overlays[0] == "Local authorities"
+        assert any(o.startswith("Drug offences per 1,000 residents by ward") for o in overlays)
+        assert "Recommended new sites" in overlays
+        # what each layer that is on holds, drawn: one SVG path per feature
+        counts = page.evaluate("""() => {
+            const map = Object.values(window).find(v => v instanceof L.Map);
+            const out = [];
+            map.eachLayer(l => { if (l instanceof L.GeoJSON) {
+                const paths = l.getLayers().filter(f => f._path && f._path.isConnected);
+                out.push([l.getLayers().length, paths.length]);
+            }});
+            return out;
+        }""")
+        assert len(counts) >= 3 and all(n == drawn for n, drawn in counts), counts
+        drawn = page.locator(".leaflet-overlay-pane svg path").count()
+        assert drawn == sum(n for n, _ in counts) and drawn > 257  # the wards and more
+        assert page.locator(".gi-marking").all_inner_texts() == ["OFFICIAL", "OFFICIAL"]
+        assert "SYNTHETIC" in page.locator(".gi-sources").inner_text()
+        # the legend lists the layers that are on; switching one on adds its entry
+        visible = page.locator(".gi-layer:visible .gi-lh").all_inner_texts()
+        assert not any(v.startswith("Drug deaths") for v in visible)
+        deaths = next(o for o in overlays if o.startswith("Drug deaths"))
+        page.get_by_label(deaths).check()
+        assert any(v.startswith("Drug deaths") for v in
+                   page.locator(".gi-layer:visible .gi-lh").all_inner_texts())
+        page.screenshot(path=str(screenshots / "briefing_map_export_offline.png"))
+        assert blocked == []
     finally:
         page.close()

@@ -20,7 +20,7 @@ def test_access_threshold_changes_the_coverage_figure(app):
     app.open_nav("access")
     assert app.exceptions() == []
     before = app.metrics()
-    label = "Population within 1,000 m of any of them"
+    label = "Population within 1,000 m of a naloxone point or pharmacy"
     assert label in before, before
     gaps_before = int(before["LSOAs in a gap"].replace(",", ""))
     app.screenshot("planner_access_1000m")
@@ -28,7 +28,7 @@ def test_access_threshold_changes_the_coverage_figure(app):
     box = app.page.get_by_label("Threshold (metres along the route)")
     box.fill("3000")
     box.press("Enter")
-    wider = "Population within 3,000 m of any of them"
+    wider = "Population within 3,000 m of a naloxone point or pharmacy"
     app.page.get_by_text(wider).first.wait_for()
     app.wait_idle()
     after = app.metrics()

@@ -115,20 +115,55 @@ def test_operation_briefing_needs_line_id_and_rank():
 def test_board_briefing_suppresses_small_counts_and_blanks_their_rates():
     b = _board()
     harm = b.layers[0].frame
+    count, rate = "drug offences", "offences per 1000 residents"
     for table in [*b.tables.values(), harm]:
-        if "count" in table.columns:
-            check_no_small_counts(table, columns=["count"], threshold=5)
+        if count in table.columns:
+            check_no_small_counts(table, columns=[count], threshold=5)
     shown = harm.set_index("name")
-    assert shown.loc["Ward 4", "count"] == 30 and shown.loc["Ward 0", "count"] == 0
+    assert shown.loc["Ward 4", count] == 30 and shown.loc["Ward 0", count] == 0
     for small in ("Ward 1", "Ward 5"):  # 2 and 3: hidden with their rates
-        assert pd.isna(shown.loc[small, "count"]) and pd.isna(shown.loc[small, "rate"])
+        assert pd.isna(shown.loc[small, count]) and pd.isna(shown.loc[small, rate])
     # secondary suppression: the total (63) less the visible counts cannot give one cell
-    hidden = shown["count"].isna()
+    hidden = shown[count].isna()
     assert hidden.sum() >= 2
-    assert dict(b.key_figures)["Drug offences in the area"] == "63"
-    assert dict(b.key_figures)["Wards with figures suppressed (small numbers)"] == str(
-        int(hidden.sum()))
+    assert dict(b.key_figures)["Drug offences (police.uk)"] == "63"
+    assert dict(b.key_figures)["Wards with offence counts suppressed (small numbers)"] == (
+        f"{int(hidden.sum())} of 7")
     assert dict(b.key_figures)["Highest offence rate (ward)"] == "Ward 4"
+    # the legend and the cover say what the grey areas are
+    assert b.layers[0].no_value == "suppressed (1 to 4, or hidden to protect them)"
+    cover = " ".join(b.sections[0].text)
+    assert f"{int(hidden.sum())} of 7 wards have their offence count suppressed" in cover
+
+
+def test_board_briefing_states_provenance_period_and_units_and_rounds_for_reading():
+    wards = _wards([47, 79, 0, 12]).assign(rate=[9.96607294317218, 7.744339, 0.0, 1.0])
+    gaps = pd.DataFrame({"rank": [1], "lsoa_code": ["E01021680"],
+                         "lsoa_name": ["Colchester 004B"], "distance_m": [1839.586768],
+                         "excess_m": [239.586768], "population": [2826.0],
+                         "nearest": ["S0155"]})
+    b = br.board_briefing(wards, marking=PARTNER, threshold=5, gaps=gaps, gap_threshold_m=1600,
+                          period="Oct 2018 to Feb 2019", provenance="Partner data are "
+                          "SYNTHETIC.", date=DATE)
+    figures = dict(b.key_figures)
+    assert figures["Drug offences (police.uk, Oct 2018 to Feb 2019)"] == "138"
+    assert figures["LSOAs beyond 1.6 km of any service"] == "1"
+    assert b.sections[0].text[0] == "Partner data are SYNTHETIC."
+    harm = b.tables["drug_offences_by_ward_highest_rates"]
+    assert list(harm.columns) == ["name", "code", "drug offences",
+                                  "offences per 1000 residents"]
+    assert harm["offences per 1000 residents"].tolist() == [9.97, 7.74, 1.0, 0.0]
+    gap = b.tables["access_gaps_lsoas_beyond_1_6_km_of_any_service_most_residents_first"]
+    assert gap.iloc[0].to_dict() == {
+        "rank": 1, "LSOA": "E01021680", "name": "Colchester 004B",
+        "distance to nearest service (m)": 1840, "beyond the threshold (m)": 240,
+        "residents": 2826, "nearest service": "S0155"}
+    text = " ".join(" ".join(p.extract_text().split())
+                    for p in _pdf_pages(br.briefing_pdf(b, role="planner")))
+    assert "Partner data are SYNTHETIC." in text and "Oct 2018 to Feb 2019" in text
+    assert "offences per 1000 residents" in text and "distance to nearest service (m)" in text
+    assert "9.97" in text and "1,840" in text and "2,826" in text
+    assert "9.966" not in text and "1839.5" not in text and "2826.0" not in text
 
 
 def test_board_briefing_shows_places_not_addresses():
@@ -222,9 +257,9 @@ def test_write_pack_writes_pdf_offline_html_png_and_marked_data(tmp_path):
     wards = gpd.read_file(paths["briefing.gpkg"],
                           layer="drug_offences_per_1_000_residents_by_ward")
     assert set(wards["marking"]) == {PARTNER}
-    check_no_small_counts(wards, columns=["count"], threshold=5)
+    check_no_small_counts(wards, columns=["drug offences"], threshold=5)
     csv = pd.read_csv(paths["drug_offences_by_ward_highest_rates.csv"])
-    check_no_small_counts(csv, columns=["count"], threshold=5)
+    check_no_small_counts(csv, columns=["drug offences"], threshold=5)
     assert set(csv["marking"]) == {PARTNER}
 
 
@@ -254,7 +289,7 @@ def test_publish_a_partner_pack_and_list_it(tmp_path):
     assert [p.name for p in packs] == ["2019_02_28_board_set"]
     assert packs[0].marking == PARTNER and packs[0].date == DATE
     assert packs[0].files == ("briefing.pdf", "map.html", "map.png")
-    assert dict(packs[0].key_figures)["Drug offences in the area"] == "63"
+    assert dict(packs[0].key_figures)["Drug offences (police.uk)"] == "63"
     with pytest.raises(PrivacyError, match="police pack"):
         br.publish_pack(_operation(), root, role="analyst", name="op")
     with pytest.raises(AccessDenied):
@@ -319,6 +354,54 @@ def test_operation_pack_ranks_the_detected_lines_most_harmful_first(operation, d
 
 @pytest.mark.slow
 @pytest.mark.sample
+def test_operation_pack_ranks_with_the_intelligence_register(operation, sample_settings):
+    """As the Targeting page ranks: intel scored as evidence (not the lines' own sums), 500
+    draws; before, the pack ranked without the register and every line was 'medium'."""
+    from geointel.io.contacts import read_contacts, read_intel
+    from geointel.network.pipeline import analyse_lines
+    from geointel.privacy import load_key
+    from geointel.scoring import load_scheme, rank_lines, without_intel
+
+    key = load_key(sample_settings.resolved_key_file())
+    contacts = read_contacts(sample_settings.samples_dir / "contacts.csv", key=key).data
+    intel = read_intel(sample_settings.samples_dir / "intel.csv", key=key).data
+    lines = analyse_lines(contacts, intel=intel, seed=sample_settings.seed).lines
+    want = rank_lines(without_intel(lines), load_scheme(), seed=sample_settings.seed,
+                      intel=intel, draws=500).table
+    blind = rank_lines(lines, load_scheme(), seed=sample_settings.seed, draws=500).table
+    got = operation.tables["ranked_lines"]
+    cols = ["rank", "line_id", "band", "confidence", "rank_low", "rank_high"]
+    pd.testing.assert_frame_equal(got[cols].reset_index(drop=True),
+                                  want.sort_values("rank")[cols].reset_index(drop=True),
+                                  check_dtype=False)
+    assert (got["confidence"] == "high").sum() > (blind["confidence"] == "high").sum()
+
+
+@pytest.mark.slow
+@pytest.mark.sample
+def test_board_pack_says_the_partner_data_are_synthetic_and_what_the_figures_cover(board):
+    import re
+
+    text = " ".join(" ".join(p.extract_text().split())
+                    for p in _pdf_pages(br.briefing_pdf(board, role="planner")))
+    assert ("are the embedded sample: SYNTHETIC — not real data; generated by geointel.samples"
+            in text)
+    assert "police.uk, Oct 2018 to Feb 2019" in text  # the synced months
+    assert "Drug deaths in the register, Jan 2016 to Feb 2019" in text
+    hidden, wards = dict(board.key_figures)[
+        "Wards with offence counts suppressed (small numbers)"].split(" of ")
+    assert f"{hidden} of {wards} wards have their offence count suppressed" in text
+    assert "offences per 1000 residents" in text and "residents newly covered" in text
+    # numbers are rounded for reading: no float noise such as 9.96607294317218 or 2826.0
+    assert not re.search(r"\d\.\d{4,}", text)
+    assert not re.search(r"\b\d{3,}\.0\b", text)
+    # and the offline map says it too, with the suppression in its legend
+    page = br.briefing_html(board, role="planner")
+    assert "SYNTHETIC" in page and "suppressed (1 to 4, or hidden to protect them)" in page
+
+
+@pytest.mark.slow
+@pytest.mark.sample
 def test_board_pack_is_disclosure_controlled(board, sample_settings):
     threshold = sample_settings.suppression_threshold
     assert board.audience == "partner" and board.marking == PARTNER
@@ -327,16 +410,18 @@ def test_board_pack_is_disclosure_controlled(board, sample_settings):
     for layer in board.layers:
         personal = any(w in layer.name.lower() for w in ("offence", "death"))
         assert not (personal and layer.kind == "points"), layer.name
-        if "count" in layer.frame.columns:
-            check_no_small_counts(layer.frame, columns=["count"], threshold=threshold)
-    counts = {"count", "population", "weight_covered"}
+        shown = sorted({"drug offences", "drug deaths"} & set(layer.frame.columns))
+        if shown:
+            check_no_small_counts(layer.frame, columns=shown, threshold=threshold)
+    counts = {"drug offences", "drug deaths", "residents", "residents newly covered"}
     for name, table in board.tables.items():
         cols = sorted(counts & set(table.columns))
         assert cols, name
         check_no_small_counts(table, columns=cols, threshold=threshold)
     figures = dict(board.key_figures)
     assert int(figures["Recommended new sites"]) == 3
-    assert int(figures["Wards with figures suppressed (small numbers)"]) > 0
+    hidden, wards = figures["Wards with offence counts suppressed (small numbers)"].split(" of ")
+    assert 0 < int(hidden) < int(wards)
     with pytest.raises(PrivacyError):
         br.Briefing(board.title, "partner", board.marking,
                     (*board.sections, br.Section("Lines", layers=(MapLayer(
