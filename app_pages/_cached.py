@@ -371,9 +371,10 @@ def _existing(services_path: str, kinds: tuple[str, ...]) -> gpd.GeoDataFrame | 
 @st.cache_data(show_spinner=False)
 def siting_run(codes: tuple[str, ...], data_dir: str, model: str, p: int, threshold: float,
                source: str, existing_kinds: tuple[str, ...], time_limit: float,
-               services_path: str, target_share: float = 1.0) -> SitingResult:
+               services_path: str, target_share: float | None = 1.0) -> SitingResult:
     """One siting model on LSOA centroids weighted by residents, the services register's
-    ``existing_kinds`` fixed open (LSCP: fewest sites to reach ``target_share``)."""
+    ``existing_kinds`` fixed open (LSCP: fewest sites to reach ``target_share``; ``None``:
+    everyone within reach)."""
     from geointel.siting import site_layers
 
     with progress_bar(f"Solving the siting model ({model})") as progress:
@@ -417,7 +418,7 @@ def _every_site(data_dir: str, source: str, services_path: str,
 @st.cache_resource(show_spinner="Drawing the map…")
 def siting_map(codes: tuple[str, ...], data_dir: str, model: str, p: int, threshold: float,
                source: str, existing_kinds: tuple[str, ...], time_limit: float,
-               services_path: str, target_share: float, marking: str) -> str:
+               services_path: str, target_share: float | None, marking: str) -> str:
     """The chosen sites of :func:`siting_run`, the existing services kept open and the
     LSOAs left beyond the threshold, over the authorities' boundaries (offline HTML)."""
     from geointel.maps import build_map, siting_layers
@@ -439,7 +440,7 @@ def siting_map(codes: tuple[str, ...], data_dir: str, model: str, p: int, thresh
 @st.cache_data(show_spinner="Writing the export…")
 def siting_export(codes: tuple[str, ...], data_dir: str, model: str, p: int, threshold: float,
                   source: str, existing_kinds: tuple[str, ...], time_limit: float,
-                  services_path: str, target_share: float, marking: str,
+                  services_path: str, target_share: float | None, marking: str,
                   role: str) -> dict[str, bytes]:
     """The :func:`siting_run` result as files (``siting.gpkg``, ``sites.geojson``, CSVs,
     summary) in memory, for ``role`` (checked by the exporters)."""

@@ -28,8 +28,13 @@ with st.sidebar:
                         disabled=model == "lscp")
     threshold = st.number_input("Threshold (metres along the route)", min_value=200,
                                 max_value=20_000, value=1600, step=100)
+    reach_all = st.checkbox("LSCP: cover everyone within reach", value=True,
+                            disabled=model != "lscp",
+                            help="Every resident some candidate or open service can reach "
+                            "within the threshold; untick to choose a share.")
     target = st.slider("LSCP: share of residents to cover", min_value=0.1, max_value=1.0,
-                       value=0.9, step=0.01, format="%.2f", disabled=model != "lscp",
+                       value=0.9, step=0.01, format="%.2f",
+                       disabled=model != "lscp" or reach_all,
                        help="The fewest new sites that bring this share of residents within "
                        "the threshold (existing services count). 1.00 can be out of reach: "
                        "some areas have no candidate within the threshold.")
@@ -39,12 +44,13 @@ with st.sidebar:
     run = st.button("Run", type="primary")
 
 services_path = _cached.register_path(cfg, "services")
+lscp_target = None if reach_all else float(target)  # None: everyone within reach
 # what a run used, by name: everything below shows the run, never the sidebar's current state
 params = {"codes": cfg.areas, "data_dir": data_dir, "model": model,
           "p": int(p) if model != "lscp" else 0, "threshold": float(threshold),
           "source": source, "existing_kinds": tuple(fixed), "time_limit": TIME_LIMIT,
           "services_path": services_path,
-          "target_share": float(target) if model == "lscp" else 1.0}
+          "target_share": lscp_target if model == "lscp" else 1.0}
 scenarios: list[dict] = st.session_state.setdefault("siting_scenarios", [])
 if run:
     try:
@@ -52,7 +58,10 @@ if run:
     except GeointelError as err:
         st.error(str(err))
         st.stop()
-    goal = f" {params['target_share']:.0%} covered" if model == "lscp" else ""
+    goal = ""
+    if model == "lscp":
+        goal = (" everyone within reach" if lscp_target is None
+                else f" {lscp_target:.0%} covered")
     name = (f"{model} p={len(result.selected)}{goal} {threshold:,.0f} m {source}"
             f" ({len(fixed)} kinds fixed)")
     scenarios[:] = [s for s in scenarios if s["params"] != params][-(KEEP - 1):]

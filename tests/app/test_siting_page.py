@@ -128,9 +128,32 @@ def test_the_map_shows_the_chosen_sites_the_kept_services_and_the_areas_left_out
     assert page.count("distance to nearest open site (m)") == len(result.uncovered)
 
 
+def test_lscp_covers_everyone_within_reach_by_default():
+    at = _page()
+    at.sidebar.radio[0].set_value("LSCP (fewest sites to cover everyone reachable)").run()
+    assert at.sidebar.checkbox[0].value and at.sidebar.slider[0].disabled
+    at.sidebar.button[0].click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert "everyone within reach" in at.subheader[0].value
+    from app_pages import _cached
+
+    cfg = _cached.settings()
+    result = _cached.siting_run(cfg.areas, str(cfg.data_dir), "lscp", 0, 1600.0, "sample",
+                                ("treatment_hub", "satellite"), 20.0,
+                                str(cfg.samples_dir / "services.csv"), None)
+    # the page shows that run (the library's own tests check it covers everyone in reach)
+    assert result.model == "lscp" and result.status == "optimal"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["New sites chosen"] == f"{len(result.selected)}"
+    assert metrics["Coverage after"] == f"{result.coverage_after:.1%}"
+    assert metrics["Coverage after"] == f"{result.coverage_after:.1%}"
+
+
 def test_lscp_takes_a_target_share_it_can_reach():
     at = _page()
     at.sidebar.radio[0].set_value("LSCP (fewest sites to cover everyone reachable)").run()
+    at.sidebar.checkbox[0].uncheck().run()
     at.sidebar.slider[0].set_value(0.4).run()
     at.sidebar.button[0].click().run()
     assert not at.exception, at.exception
