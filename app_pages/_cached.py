@@ -661,9 +661,11 @@ def lines_download(contacts_path: str, intel_path: str, key_file: str, seed: int
     """One export of :func:`lines_result` (GraphML, i2 CSVs, lines CSV) for ``role``; the
     library refuses a role without ``export:lines``."""
     from geointel.network.export import download
+    from geointel.privacy import key_fingerprint, load_key
 
     result = lines_result(contacts_path, intel_path, key_file, seed, codes, data_dir)
-    return download(result, kind, role=role, marking=marking)  # type: ignore[arg-type]
+    return download(result, kind, role=role, marking=marking,  # type: ignore[arg-type]
+                    key_fingerprint=key_fingerprint(load_key(key_file)))
 
 
 # --- briefing page (issue 7) -----------------------------------------------------------

@@ -130,10 +130,13 @@ def _marked_graph(result: LinesResult, marking: str) -> nx.Graph:
 
 def download(result: LinesResult, kind: Literal["graphml", "gexf", "i2_entities", "i2_links",
                                                  "lines"], *,
-             role: str, marking: str = "OFFICIAL-SENSITIVE") -> bytes:
+             role: str, key_fingerprint: str, marking: str = "OFFICIAL-SENSITIVE") -> bytes:
     """One export as bytes, for a user of ``role`` (must hold ``export:lines``).
 
-    Graph files carry ``marking`` as a graph attribute; CSVs start with a ``# marking`` line.
+    Graph files carry ``marking`` as a graph attribute; CSVs a ``marking`` column, as
+    :func:`geointel.exports.export_layers` writes them. The lines table carries
+    ``key_fingerprint`` as :func:`write_outputs` writes it, so ``geointel score`` reads it
+    back and refuses it under another key.
 
     Raises
     ------
@@ -150,9 +153,9 @@ def download(result: LinesResult, kind: Literal["graphml", "gexf", "i2_entities"
     >>> empty = pd.DataFrame()
     >>> r = LinesResult(empty, empty, pd.DataFrame({"line_id": ["L"]}), empty, empty, empty,
     ...                 None, None, None, empty, G, empty, empty)
-    >>> download(r, "lines", role="analyst", marking="OFFICIAL-SENSITIVE").decode().split()
-    ['#', 'OFFICIAL-SENSITIVE', 'line_id', 'L']
-    >>> download(r, "lines", role="planner")
+    >>> download(r, "lines", role="analyst", key_fingerprint="0123456789ab").decode().split()
+    ['line_id,key_fingerprint,marking', 'L,0123456789ab,OFFICIAL-SENSITIVE']
+    >>> download(r, "lines", role="planner", key_fingerprint="0123456789ab")
     Traceback (most recent call last):
     ...
     geointel.errors.AccessDenied: the planner role may not use export:lines (allowed: analyst)
@@ -163,9 +166,12 @@ def download(result: LinesResult, kind: Literal["graphml", "gexf", "i2_entities"
         writer = nx.write_graphml if kind == "graphml" else nx.write_gexf
         writer(_marked_graph(result, marking), buffer)
         return buffer.getvalue()
-    frames = {"lines": lambda: result.lines, "i2_entities": lambda: i2_tables(result)[0],
+    from geointel.scoring import FINGERPRINT_COLUMN
+
+    frames = {"lines": lambda: result.lines.assign(**{FINGERPRINT_COLUMN: key_fingerprint}),
+              "i2_entities": lambda: i2_tables(result)[0],
               "i2_links": lambda: i2_tables(result)[1]}
     if kind not in frames:
         raise ValidationError(f"download: kind={kind!r}; use one of graphml, gexf, "
                               f"{', '.join(frames)}")
-    return (f"# {marking}\n" + frames[kind]().to_csv(index=False)).encode("utf-8")
+    return frames[kind]().assign(marking=marking).to_csv(index=False).encode("utf-8")

@@ -203,3 +203,20 @@ def test_cli_missing_key_is_exit_1(tmp_path, monkeypatch, capsys):
     (tmp_path / "c.csv").write_text("x\n1\n", encoding="utf-8")
     assert main(["lines", "--contacts", str(tmp_path / "c.csv")]) == 1
     assert "pseudonymisation key" in capsys.readouterr().err
+
+
+def test_the_downloaded_lines_table_is_checked_like_the_written_one(run, tmp_path):
+    """The app's lines.csv download (marking line first) reads back under its key and is
+    refused under another, as the file ``geointel lines`` writes."""
+    from geointel.errors import PrivacyError
+    from geointel.network.export import download
+    from geointel.scoring import read_lines
+
+    data = download(run["result"], "lines", role="analyst",
+                    key_fingerprint=key_fingerprint(run["key"]))
+    path = tmp_path / "lines.csv"
+    path.write_bytes(data)
+    lines = read_lines(path, key=run["key"])
+    assert lines.data["line_id"].tolist() == run["result"].lines["line_id"].tolist()
+    with pytest.raises(PrivacyError, match=key_fingerprint(run["key"])):
+        read_lines(path, key=bytes(range(1, 33)))
