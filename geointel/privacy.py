@@ -548,8 +548,8 @@ def suppress_small_counts(
         if not exposed:
             break
         added = False
-        for members, eq_ids in _components(np.flatnonzero(hidden), equations):
-            bad = [c for c in exposed if c in set(members)]
+        for comp_cells, eq_ids in _components(np.flatnonzero(hidden), equations):
+            bad = [c for c in exposed if c in set(comp_cells)]
             if not bad:
                 continue
             near = [equations[e][0] for e in eq_ids if bad[0] in equations[e][0]]
