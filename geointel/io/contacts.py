@@ -46,6 +46,7 @@ from geointel.io._table import (
     LINE,
     ReadResult,
     RejectLog,
+    describe_header,
     empty_rejects,
     finish,
     read_csv_rows,
@@ -157,9 +158,9 @@ def _load_file(con: Any, path: Path, fmt: str, i: int) -> tuple[str, pd.DataFram
     stripped = {c.strip(): c for c in cols if c != "file_row_number"}
     missing = [c for c in REQUIRED if c not in stripped]
     if missing:
-        shown = ", ".join(repr(c) for c in list(stripped)[:15])
         raise DataFileError(
-            path, f"has no column {', '.join(repr(c) for c in missing)} (header has: {shown})",
+            path, f"has no column {', '.join(repr(c) for c in missing)} "
+                  f"({describe_header(list(stripped))})",
             fix=f"check that this is a {KIND}; the columns needed are {', '.join(REQUIRED)}")
     select = ", ".join(
         (f"CAST({_ident(stripped[c])} AS VARCHAR)" if c in stripped else "NULL::VARCHAR")
