@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from geointel.errors import DataFileError, GeointelError
+
+logger = logging.getLogger(__name__)
 
 FILE = "_file"
 LINE = "_line"
@@ -309,6 +312,9 @@ def read_csv_rows(
     except csv.Error as err:
         raise DataFileError(path, f"is not a valid CSV near line {start}: {err}",
                             fix=f"check that this is a {kind}") from None
+    if rows_read and not text.endswith(("\n", "\r")):
+        warn_no_final_newline(path, lines[-1] if lines and (not short or lines[-1] >
+                                                             short[-1][0]) else short[-1][0])
     log = RejectLog()
     for line, n in short:
         log.add(str(path), [line], f"has {n} fields, expected {width} (truncated or shifted row)")
@@ -318,6 +324,18 @@ def read_csv_rows(
     frame[FILE] = str(path)
     frame[LINE] = pd.Series(lines, dtype="int64")
     return frame, log, rows_read
+
+
+def warn_no_final_newline(path: str | Path, line: int) -> None:
+    """Log that ``path`` ends without a line break, so its last row may be cut short.
+
+    A row cut inside its last field still has every field and passes every check, so it
+    is accepted; the warning (on stderr in the CLI) says which line to compare with the
+    source. Files written by spreadsheets and pandas end with a line break.
+    """
+    logger.warning("%s does not end with a line break: its last row (line %d) may have been "
+                   "cut short (an interrupted download or copy); compare it with the source",
+                   path, line)
 
 
 def finish(frame: pd.DataFrame, log: RejectLog, rows_read: int, path: str | Path) -> ReadResult:

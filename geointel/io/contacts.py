@@ -50,6 +50,7 @@ from geointel.io._table import (
     empty_rejects,
     finish,
     read_csv_rows,
+    warn_no_final_newline,
 )
 from geointel.network._duck import connect, fetch
 from geointel.privacy import is_raw_identifier, pseudonymise
@@ -115,12 +116,15 @@ def _csv_header(path: Path) -> list[str]:
     import gzip
 
     opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:  # the header line only: the rest may be gigabytes
+        first = fh.readline(1 << 20)
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
-            header = next(csv.reader(fh), [])
-    except UnicodeDecodeError:
-        raise DataFileError(path, "has a header that is not UTF-8 text",
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataFileError(path, f"has a header that is not UTF-8 text (byte "
+                                  f"0x{first[err.start]:02x} on line 1)",
                             fix="re-save it as UTF-8 (in Excel: 'CSV UTF-8')") from None
+    header = next(csv.reader([text.rstrip("\r\n")]), [])
     names = [h.strip() for h in header]
     if len(set(names)) != len(names):
         raise DataFileError(path, "has repeated column names in its header",
@@ -178,10 +182,24 @@ def _load_file(con: Any, path: Path, fmt: str, i: int) -> tuple[str, pd.DataFram
     rejects = fetch(con, f"SELECT line, min(error_type) AS error_type, "
                     f"min(error_message) AS msg FROM rej{i} GROUP BY line ORDER BY line")
     _number_csv_lines(con, path, table, rejects["line"].tolist())
+    if not path.name.lower().endswith(".gz") and not _ends_with_newline(path):
+        last = con.execute(f"SELECT max(_line) FROM {table}_v").fetchone()[0]
+        lines = [int(v) for v in [last, *rejects["line"].tolist()] if v is not None]
+        if lines:
+            warn_no_final_newline(path, max(lines))
     reasons = [_structural_reason(t, m) for t, m in
                zip(rejects["error_type"], rejects["msg"], strict=True)]
     return table, pd.DataFrame({"file": str(path), "line": rejects["line"].astype("int64"),
                                 "reason": pd.Series(reasons, dtype=str)})
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        if size == 0:
+            return True
+        fh.seek(size - 1)
+        return fh.read(1) in (b"\n", b"\r")
 
 
 def _structural_reason(error_type: str, message: str) -> str:
