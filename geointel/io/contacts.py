@@ -75,9 +75,17 @@ _PARQUET = (".parquet", ".pq")
 _CSV_OPTIONS = ("header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
                 "null_padding = false")
 _CSV = (".csv", ".txt", ".csv.gz")
-# Phone numbers (0..., +44..., 44...) and 15-digit IMEIs inside free text.
-_NUMBER_IN_TEXT = re.compile(r"(?<![\w+])(?:(?:\+|00)?44[\s-]?|0)\d[\d\s\-()]{6,14}\d(?!\w)"
-                             r"|(?<!\w)\d{15}(?!\w)")
+#: Phone numbers and IMEIs inside free text. A UK number: ``0``, ``44``, ``+44`` or
+#: ``0044`` (``+44 (0)`` too), then 9-10 more digits with at most one space, dot or dash
+#: between digits (``+44 (0) 7700 900 126``, ``tel:07700.900.128``), or an area code in
+#: brackets (``(01702) 215000``). An IMEI: 15-16 digits, grouped or not
+#: (``35-209900-176148-1``). A number glued to words (``mob07700900126``) counts; dates,
+#: times, counts and codes do not, and :func:`redact_numbers` checks each match.
+_SEP = r"[\s.\-]?"
+_NUMBER_IN_TEXT = re.compile(
+    r"(?<![\d+])(?:(?:(?:\+|00)\s?44\s?(?:\(0\)\s?)?|44[\s.\-]?|0)\d(?:" + _SEP + r"\d){8,9}"
+    r"|\(0\d{2,5}\)" + _SEP + r"\d(?:" + _SEP + r"\d){4,7})(?!\d|[.\-]\d)"
+    r"|(?<![\d.\-])\d(?:" + _SEP + r"\d){14,15}(?!\d|[.\-]\d)")
 
 
 def _check_file(path: Path) -> str:
