@@ -71,7 +71,13 @@ for label, result in reports.items():
 
 st.subheader("Load a partner file")
 kind = KINDS[st.radio("Kind of file", list(KINDS), horizontal=True)]
-upload = st.file_uploader("Upload a CSV", type=["csv"])
+server_mb = int(st.get_option("server.maxUploadSize"))
+upload = st.file_uploader("Upload a CSV", type=["csv"],
+                          max_upload_size=min(cfg.upload_max_mb, server_mb))
+if cfg.upload_max_mb > server_mb:
+    st.caption(f"Uploads are limited to {server_mb} MB by the server (server.maxUploadSize in "
+               f".streamlit/config.toml), below the upload_max_mb setting of "
+               f"{cfg.upload_max_mb} MB.")
 typed = st.text_input("…or a CSV already in the data folder's uploads/ or samples/ (path "
                       "relative to the data folder, e.g. samples/deaths.csv)")
 path = None

@@ -122,3 +122,21 @@ def test_a_key_file_configured_among_the_uploads_is_refused_by_what_it_is(app_au
     assert [e.value for e in at.error] == [
         "path 'uploads/team.csv' is the pseudonymisation key, which is never read as a "
         "partner file; give a CSV in uploads/ or samples/ of the data directory"]
+
+
+def test_an_upload_setting_above_the_server_cap_is_shown_as_the_server_cap(app_audit,
+                                                                           monkeypatch):
+    import streamlit as st
+
+    from app_pages import _cached
+
+    monkeypatch.setenv("GEOINTEL_UPLOAD_MAX_MB", "1000")
+    _cached.settings.clear()
+    at = _page()
+    server = int(st.get_option("server.maxUploadSize"))
+    assert [c.value for c in at.caption if "server.maxUploadSize" in c.value] == [
+        f"Uploads are limited to {server} MB by the server (server.maxUploadSize in "
+        ".streamlit/config.toml), below the upload_max_mb setting of 1000 MB."]
+    monkeypatch.setenv("GEOINTEL_UPLOAD_MAX_MB", str(server))
+    _cached.settings.clear()
+    assert not [c for c in _page().caption if "server.maxUploadSize" in c.value]
