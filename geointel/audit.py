@@ -179,9 +179,12 @@ audit log never records passwords, secrets or tokens
     return int(cur.lastrowid or 0)
 
 
-def read_events(path: str | Path, *, event: str | None = None) -> pd.DataFrame:
+def read_events(path: str | Path, *, event: str | None = None, user: str | None = None,
+                since: dt.datetime | None = None) -> pd.DataFrame:
     """The audit log as a table, oldest first: id, when (UTC), event, user, role, detail (dict).
 
+    ``event``, ``user`` and ``since`` (a timezone-aware time; events at or after it) select
+    rows in the database, so a check such as the sign-in throttle reads only what it needs.
     A log that does not exist yet has no events (an empty table).
 
     >>> read_events("/nonexistent/audit.sqlite").columns.tolist()
@@ -189,15 +192,22 @@ def read_events(path: str | Path, *, event: str | None = None) -> pd.DataFrame:
     """
     if event is not None and event not in EVENTS:
         raise ValidationError(f"event {event!r} is not one of {', '.join(EVENTS)}")
+    if since is not None and since.tzinfo is None:
+        raise ValidationError("since must be timezone-aware (e.g. datetime.now(UTC))")
     path = Path(path)
     rows: list[tuple[Any, ...]] = []
     if path.exists():
         with _connect(path) as con:
+            where, args = [], []
+            for clause, value in (("event = ?", event), ("user = ?", user),
+                                  ("at >= ?", since.astimezone(dt.UTC).isoformat(
+                                      timespec="microseconds") if since else None)):
+                if value is not None:
+                    where.append(clause)
+                    args.append(value)
             query = "SELECT id, at, event, user, role, detail FROM events"
-            args: tuple[str, ...] = ()
-            if event is not None:
-                query += " WHERE event = ?"
-                args = (event,)
+            if where:
+                query += " WHERE " + " AND ".join(where)
             rows = con.execute(query + " ORDER BY id", args).fetchall()
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["id"] = frame["id"].astype("int64")

@@ -193,3 +193,26 @@ def test_real_app_routes_each_role_to_its_pages(accounts, user, role):
     sign_in(at, user, PASSWORD)
     assert registered(at) == auth.pages_for(role)
     assert audit.read_events(accounts["audit"])["event"].tolist() == ["sign_in"]
+
+
+def test_five_failed_sign_ins_lock_that_user_name_for_fifteen_minutes(accounts):
+    at = streamlit_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    for _ in range(auth.MAX_FAILED_SIGN_INS):
+        sign_in(at, "pat", "a wrong passphrase!")
+        assert [e.value for e in at.error] == ["Wrong user name or password."]
+    sign_in(at, "pat", PASSWORD)  # the right password, but locked: not even checked
+    assert len(at.error) == 1 and at.error[0].value.startswith(
+        "Too many failed sign-ins for this user name: try again after ")
+    assert "role" not in at.session_state
+    # another session (a new AppTest) is refused too: the count lives in the audit log
+    other = streamlit_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    sign_in(other, "pat", PASSWORD)
+    assert other.error[0].value.startswith("Too many failed sign-ins")
+    # other user names are not affected
+    sign_in(other, "vic", PASSWORD)
+    assert not other.error and other.session_state["user"] == "vic"
+    events = audit.read_events(accounts["audit"])
+    assert events["event"].tolist() == ["sign_in_failed"] * 7 + ["sign_in"]
+    reasons = [d.get("reason") for d in events["detail"]]
+    assert reasons == [None] * 5 + [auth.LOCKED_REASON] * 2 + [None]
+    assert audit.verify_chain(accounts["audit"]) == 8

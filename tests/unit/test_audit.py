@@ -201,3 +201,22 @@ def test_cli_access_records_the_register_load_and_the_export(tmp_path, monkeypat
                                        "summary"]
     assert all(path.startswith(str(tmp_path / "acc")) for path in export["files"].values())
     assert audit.verify_chain(log_path) == 3
+
+
+def test_read_events_selects_by_user_and_time(tmp_path):
+    import datetime as dt
+
+    log_path = tmp_path / "a.sqlite"
+    audit.record(log_path, "sign_in_failed", user="ann", role=None)
+    audit.record(log_path, "sign_in_failed", user="bo", role=None)
+    audit.record(log_path, "sign_in", user="ann", role="planner")
+    times = audit.read_events(log_path)["when"]
+    assert audit.read_events(log_path, user="ann")["event"].tolist() == [
+        "sign_in_failed", "sign_in"]
+    assert audit.read_events(log_path, event="sign_in_failed", user="ann")["id"].tolist() == [1]
+    since = times.iloc[1].to_pydatetime()
+    assert audit.read_events(log_path, since=since)["id"].tolist() == [2, 3]
+    later = since + dt.timedelta(days=1)
+    assert audit.read_events(log_path, since=later).empty
+    with pytest.raises(ValidationError, match="timezone-aware"):
+        audit.read_events(log_path, since=dt.datetime(2024, 1, 1))
