@@ -258,13 +258,13 @@ def checked_key(audit_path: str | Path, key_file: str | Path | None, *,
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
     >>> log, kf = os.path.join(d, "a.sqlite"), os.path.join(d, "k")
-    >>> _ = open(kf, "w").write("ab" * 32)
+    >>> _ = open(kf, "w").write(bytes(range(32)).hex())
     >>> from geointel.privacy import key_fingerprint
     >>> _ = record(log, "data_load", user="bo", role="analyst", file="c.csv", rows_read=2,
-    ...            accepted=2, rejected=0, key_fingerprint=key_fingerprint(bytes([0xab]) * 32))
-    >>> checked_key(log, kf, env={}) == bytes([0xab]) * 32
+    ...            accepted=2, rejected=0, key_fingerprint=key_fingerprint(bytes(range(32))))
+    >>> checked_key(log, kf, env={}) == bytes(range(32))
     True
-    >>> _ = open(kf, "w").write("cd" * 32)
+    >>> _ = open(kf, "w").write(bytes(range(1, 33)).hex())
     >>> checked_key(log, kf, env={})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...

@@ -44,6 +44,10 @@ from geointel.errors import PrivacyError, ValidationError
 log = logging.getLogger(__name__)
 
 KEY_ENV = "GEOINTEL_PSEUDONYM_KEY"
+#: Shortest key accepted in hex (``geointel key new`` writes 32 random bytes).
+MIN_KEY_BYTES = 16
+#: Shortest key accepted as a passphrase (text that is not hex).
+MIN_PASSPHRASE = 32
 PSEUDONYM = re.compile(r"^P[0-9a-f]{16}$")
 _NON_DIGITS = re.compile(r"[\s()\-.+]")
 
@@ -70,10 +74,26 @@ def write_key(path: str | Path, key: bytes | None = None) -> Path:
 def load_key(key_file: str | Path | None, env: Mapping[str, str] | None = None) -> bytes:
     """The pseudonymisation key from ``GEOINTEL_PSEUDONYM_KEY`` or ``key_file``.
 
+    The key is hex (as ``geointel key new`` writes: 32 random bytes) of at least
+    :data:`MIN_KEY_BYTES` bytes, or else a passphrase of at least
+    :data:`MIN_PASSPHRASE` characters. A key that is one byte repeated (``000...``,
+    ``aaa...``, a placeholder) is refused: pseudonyms under it could be reversed by
+    hashing every phone number with it.
+
     Raises
     ------
     PrivacyError
-        If neither gives a key of at least 16 bytes.
+        If neither gives a key, or the key is too short or a placeholder.
+
+    Examples
+    --------
+    >>> len(load_key(None, env={KEY_ENV: bytes(range(32)).hex()}))
+    32
+    >>> load_key(None, env={KEY_ENV: "0" * 64})
+    Traceback (most recent call last):
+    ...
+    geointel.errors.PrivacyError: the pseudonymisation key from GEOINTEL_PSEUDONYM_KEY is one \
+byte repeated, a placeholder rather than a key; make a random one with `geointel key new`
     """
     env = os.environ if env is None else env
     text = env.get(KEY_ENV, "").strip()
@@ -89,8 +109,18 @@ def load_key(key_file: str | Path | None, env: Mapping[str, str] | None = None) 
         key = bytes.fromhex(text)
     except ValueError:
         key = text.encode("utf-8")
-    if len(key) < 16:
-        raise PrivacyError(f"the pseudonymisation key from {source} is shorter than 16 bytes")
+        if len(text) < MIN_PASSPHRASE:
+            raise PrivacyError(
+                f"the pseudonymisation key from {source} is not hex and shorter than "
+                f"{MIN_PASSPHRASE} characters; make a random one with `geointel key new` "
+                "(or give a longer passphrase)") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise PrivacyError(f"the pseudonymisation key from {source} is shorter than "
+                           f"{MIN_KEY_BYTES} bytes; make one with `geointel key new`")
+    if len(set(key)) == 1:
+        raise PrivacyError(f"the pseudonymisation key from {source} is one byte repeated, a "
+                           "placeholder rather than a key; make a random one with "
+                           "`geointel key new`")
     return key
 
 

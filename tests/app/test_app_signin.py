@@ -21,6 +21,7 @@ streamlit_testing = pytest.importorskip("streamlit.testing.v1")
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long test passphrase"
 USERS = {"ann": "analyst", "pat": "planner", "vic": "viewer"}
+KEY_NOW, KEY_BEFORE = bytes(range(32)), bytes(range(100, 132))
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setattr(auth, "ARGON2_PROFILE", "CHEAPEST")
     paths = {"accounts": tmp_path / "accounts.toml", "audit": tmp_path / "audit.sqlite",
              "key": tmp_path / "pseudonym.key", "data": tmp_path / "data"}
-    paths["key"].write_text("11" * 32)
+    paths["key"].write_text(KEY_NOW.hex())
     paths["data"].mkdir()
     for name, value in {"ACCOUNTS_FILE": "accounts", "AUDIT_FILE": "audit",
                         "KEY_FILE": "key", "DATA_DIR": "data"}.items():
@@ -148,7 +149,7 @@ def test_a_removed_account_loses_its_session(accounts, app_copy):
 def test_a_changed_key_closes_the_contact_pages(accounts, app_copy):
     audit.record(accounts["audit"], "data_load", user="ann", role="analyst",
                  file="contacts.csv", rows_read=5, accepted=5, rejected=0,
-                 key_fingerprint=key_fingerprint(bytes([0x22]) * 32))
+                 key_fingerprint=key_fingerprint(KEY_BEFORE))
     at = streamlit_testing.AppTest.from_file(str(app_copy), default_timeout=30).run()
     sign_in(at, "ann", PASSWORD)
     assert registered(at) == [p for p in auth.pages_for("analyst")
@@ -156,7 +157,7 @@ def test_a_changed_key_closes_the_contact_pages(accounts, app_copy):
     assert at.error[0].value.startswith("Contact-data pages are closed: data loaded from "
                                         "contacts.csv on ")
     assert "pseudonymised with another key" in at.error[0].value
-    accounts["key"].write_text("22" * 32)  # the original key back: pages open again
+    accounts["key"].write_text(KEY_BEFORE.hex())  # the original key back: pages open again
     at.run()
     assert registered(at) == auth.pages_for("analyst") and not at.error
 

@@ -121,15 +121,16 @@ def test_not_an_audit_file_is_named(tmp_path):
 
 def test_checked_key_refuses_a_key_other_than_the_recorded_one(tmp_path):
     path, key_file = tmp_path / "a.sqlite", tmp_path / "pseudonym.key"
-    key_file.write_text("11" * 32)
-    assert audit.checked_key(path, key_file, env={}) == bytes([0x11]) * 32  # nothing recorded
+    original, other = bytes(range(32)), bytes(range(1, 33))
+    key_file.write_text(original.hex())
+    assert audit.checked_key(path, key_file, env={}) == original  # nothing recorded
     audit.record(path, "data_load", user="bo", role="analyst", file="contacts.csv",
                  rows_read=3, accepted=3, rejected=0,
-                 key_fingerprint=key_fingerprint(bytes([0x11]) * 32))
+                 key_fingerprint=key_fingerprint(original))
     audit.record(path, "data_load", user="ann", role="planner", file="services.csv",
                  rows_read=3, accepted=3, rejected=0)  # not pseudonymised: no fingerprint
-    assert audit.checked_key(path, key_file, env={}) == bytes([0x11]) * 32
-    env = {"GEOINTEL_PSEUDONYM_KEY": "22" * 32}
+    assert audit.checked_key(path, key_file, env={}) == original
+    env = {"GEOINTEL_PSEUDONYM_KEY": other.hex()}
     with pytest.raises(PrivacyError, match=r"data loaded from contacts\.csv on .* another key"):
         audit.checked_key(path, key_file, env=env)
     key_file.unlink()
