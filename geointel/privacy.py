@@ -32,7 +32,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -312,8 +312,8 @@ def _sum_without_each(terms: np.ndarray) -> np.ndarray:
 
 
 def feasible_ranges(values: np.ndarray, hidden: np.ndarray,
-                    equations: Sequence[Equation], *,
-                    threshold: int) -> tuple[np.ndarray, np.ndarray]:
+                    equations: Sequence[Equation], *, threshold: int,
+                    enough: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The smallest and largest value each hidden cell can take, as a reader can work out.
 
     A reader knows the published cells, every total in ``equations`` (each
@@ -322,6 +322,11 @@ def feasible_ranges(values: np.ndarray, hidden: np.ndarray,
     cells tied by several totals get two linear programmes each (HiGHS). Visible cells
     get their value. This is the interval (bounded) audit of statistical disclosure
     control; it finds exact recovery through chains of totals too.
+
+    With ``enough``, a cell tied by several totals is only solved until two feasible
+    tables differ in it by at least ``enough`` (the returned range is then inside the true
+    one, and at least that wide): the audit only needs to know that a range is not a single
+    value, and each solution of one cell's programme shows the spread of every other cell.
 
     Examples
     --------
@@ -359,26 +364,35 @@ def feasible_ranges(values: np.ndarray, hidden: np.ndarray,
                 f"{len(cells)} suppressed cells are linked by {len(rows)} totals, too many to "
                 f"audit (limit {_AUDIT_LIMIT}); publish the table at a coarser level or in "
                 "parts")
-        low[idx], high[idx] = _lp_ranges(rows, rhs, lo_all[idx], hi_all[idx])
+        low[idx], high[idx] = _lp_ranges(rows, rhs, lo_all[idx], hi_all[idx], enough)
     return low, high
 
 
-def _lp_ranges(a: np.ndarray, b: np.ndarray, lo: np.ndarray,
-               hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _lp_ranges(a: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+               enough: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of each variable by linear programming (see :func:`feasible_ranges`).
+
+    Every solution is a feasible table, so the values it gives all cells narrow nothing
+    but widen what has been seen; the min (max) programme of a cell attains its minimum
+    (maximum), so the ranges are exact unless ``enough`` stops a cell early.
+    """
     from scipy.optimize import linprog
 
+    n = a.shape[1]
     bounds = [(float(lo_i), None if np.isinf(hi_i) else float(hi_i))
               for lo_i, hi_i in zip(lo, hi, strict=True)]
-    low, high = lo.copy(), hi.copy()
-    for i in range(a.shape[1]):
-        for sign, out in ((1.0, low), (-1.0, high)):
-            c = np.zeros(a.shape[1])
+    low, high = np.full(n, np.inf), np.full(n, -np.inf)
+    for i in range(n):
+        for sign in (1.0, -1.0):
+            if enough is not None and high[i] - low[i] >= enough:
+                break
+            c = np.zeros(n)
             c[i] = sign
             res = linprog(c, A_eq=a, b_eq=b, bounds=bounds, method="highs")
             if res.status == 0:
-                out[i] = res.x[i]
+                low, high = np.minimum(low, res.x), np.maximum(high, res.x)
             elif res.status == 3:   # unbounded: only the maximum can be
-                out[i] = np.inf
+                high[i] = np.inf
             else:  # pragma: no cover - the true values are always feasible
                 raise PrivacyError(f"disclosure audit could not solve its programme "
                                    f"({res.message}); please report this as a bug")
@@ -402,19 +416,22 @@ def _exposed(values: np.ndarray, hidden: np.ndarray, equations: Sequence[Equatio
     """Hidden cells whose feasible range is a single value, where the rule did not
     already say so (a small count with ``threshold == 2`` is 1 by the rule itself)."""
     integral = bool(np.all(values == np.round(values)))
-    low, high = feasible_ranges(values, hidden, equations, threshold=threshold)
+    low, high = feasible_ranges(values, hidden, equations, threshold=threshold,
+                                enough=1.0 if integral else 1e-9)
     prior_lo, prior_hi = prior_bounds(values, hidden, threshold=threshold)
     single = single_valued(low, high, integral=integral)
     by_rule = single_valued(prior_lo, prior_hi, integral=integral)
     return [int(c) for c in np.flatnonzero(hidden & single & ~by_rule)]
 
 
-def _pick(values: np.ndarray, hidden: np.ndarray, cells: np.ndarray) -> int | None:
-    """The smallest non-zero visible cell among ``cells`` (a zero only if none)."""
+def _pick(values: np.ndarray, hidden: np.ndarray, cells: np.ndarray, *,
+          opens: Callable[[int], int] | None = None) -> int | None:
+    """The smallest non-zero visible cell among ``cells`` (a zero only if none); with
+    ``opens``, first the cells that start the fewest new totals with a hidden cell."""
     free = [int(c) for c in cells if not hidden[c]]
     if not free:
         return None
-    return min(free, key=lambda c: (values[c] == 0, values[c], c))
+    return min(free, key=lambda c: (opens(c) if opens else 0, values[c] == 0, values[c], c))
 
 
 def suppress_small_counts(
@@ -564,6 +581,10 @@ def suppress_small_counts(
             add([cell(i, j) for j in range(k)], None)
 
     hidden = (flat >= 1) & (flat < threshold)
+    by_cell: dict[int, list[int]] = {}
+    for e, (cells, _) in enumerate(equations):
+        for c in cells:
+            by_cell.setdefault(int(c), []).append(e)
     while True:
         changed = True
         while changed:  # the quick rule: no known total with a single hidden cell
@@ -577,19 +598,31 @@ def suppress_small_counts(
         exposed = _exposed(flat, hidden, equations, threshold)
         if not exposed:
             break
+
+        def opens(c: int) -> int:
+            """Totals of cell ``c`` with no hidden cell yet: hiding it there would leave
+            that total with a single hidden cell and start a new chain of complements."""
+            return sum(1 for e in by_cell.get(c, ()) if not hidden[equations[e][0]].any())
+
         added = False
         for comp_cells, eq_ids in _components(np.flatnonzero(hidden), equations):
-            bad = [c for c in exposed if c in set(comp_cells)]
-            if not bad:
-                continue
-            near = [equations[e][0] for e in eq_ids if bad[0] in equations[e][0]]
-            chosen = _pick(flat, hidden, np.unique(np.concatenate(near))) if near else None
-            if chosen is None and eq_ids:  # widen to every total of the group
-                chosen = _pick(flat, hidden, np.unique(np.concatenate(
-                    [equations[e][0] for e in eq_ids])))
-            if chosen is not None:
-                hidden[chosen] = True
-                added = True
+            in_group = set(comp_cells)
+            touched: set[int] = set()  # totals already given a complement this round
+            for c in (c for c in exposed if c in in_group):
+                mine = [e for e in eq_ids if c in equations[e][0]]
+                if touched.intersection(mine):
+                    continue  # its total just got a complement: audit again first
+                near = [equations[e][0] for e in mine]
+                chosen = _pick(flat, hidden, np.unique(np.concatenate(near)),
+                               opens=opens) if near else None
+                if chosen is None and eq_ids:  # widen to every total of the group
+                    chosen = _pick(flat, hidden, np.unique(np.concatenate(
+                        [equations[e][0] for e in eq_ids])), opens=opens)
+                if chosen is not None:
+                    hidden[chosen] = True
+                    added = True
+                    touched.update(e for e in eq_ids if chosen in equations[e][0])
+                    touched.update(mine)
         if not added:
             rows = sorted({c // k for c in exposed})
             raise PrivacyError(
