@@ -4,7 +4,9 @@ Sign-in is by a local account (``geointel users add``; argon2id hashes in the ac
 or, when ``st.secrets`` has an ``[auth]`` section, by OpenID Connect (``st.login``) with the
 identity's e-mail mapped to a role in the accounts file's ``[oidc_roles]``. Roles and their
 pages come from :mod:`geointel.auth` only; a page the role may not open is not registered, so
-its URL lands on the role's first page. Sign-ins, failures and sign-outs go to the audit log.
+its URL lands on the role's first page. Sign-ins, failures and sign-outs go to the audit log; after
+five failed sign-ins for a user name within 15 minutes it is refused for 15 minutes (counted from
+the audit log, so across restarts and sessions; see geointel.auth.sign_in_lock).
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from typing import Any
 import streamlit as st
 
 from geointel import audit
-from geointel.auth import Accounts, load_accounts, oidc_providers, pages_for, role_for_identity
+from geointel.auth import (
+    LOCKED_REASON,
+    Accounts,
+    load_accounts,
+    oidc_providers,
+    pages_for,
+    role_for_identity,
+    sign_in_lock,
+)
 from geointel.auth import verify as verify_password
 from geointel.errors import GeointelError, MissingDataError, PrivacyError
 from geointel.settings import Settings, load_settings
@@ -122,6 +132,15 @@ def _sign_in_page(cfg: Settings, accounts: Accounts | None, providers: list[str 
     username = st.text_input("Username")
     password = st.text_input("Password", type="password")
     if st.button("Sign in"):
+        until = sign_in_lock(cfg.resolved_audit_file(), username.strip()[:64])
+        if until is not None:
+            audit.record(cfg.resolved_audit_file(), "sign_in_failed",
+                         user=username.strip()[:64] or "(blank)", role=None, method="local",
+                         reason=LOCKED_REASON)
+            st.error(f"Too many failed sign-ins for this user name: try again after "
+                     f"{until:%H:%M} UTC. Ask an administrator if you have forgotten the "
+                     "password.")
+            st.stop()
         account = verify_password(accounts.path, username.strip(), password)
         if account is None:
             audit.record(cfg.resolved_audit_file(), "sign_in_failed",

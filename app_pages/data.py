@@ -10,7 +10,7 @@ from app_pages import _cached
 from app_pages._auth import require
 from geointel import audit
 from geointel.errors import GeointelError
-from geointel.io.uploads import accept_upload, safe_path
+from geointel.io.uploads import accept_upload, partner_file
 from geointel.opendata import read_manifest
 
 KINDS = {"Services register": "services", "Deaths / incidents register": "deaths"}
@@ -71,8 +71,15 @@ for label, result in reports.items():
 
 st.subheader("Load a partner file")
 kind = KINDS[st.radio("Kind of file", list(KINDS), horizontal=True)]
-upload = st.file_uploader("Upload a CSV", type=["csv"])
-typed = st.text_input("…or a file already in the data folder (path relative to it)")
+server_mb = int(st.get_option("server.maxUploadSize"))
+upload = st.file_uploader("Upload a CSV", type=["csv"],
+                          max_upload_size=min(cfg.upload_max_mb, server_mb))
+if cfg.upload_max_mb > server_mb:
+    st.caption(f"Uploads are limited to {server_mb} MB by the server (server.maxUploadSize in "
+               f".streamlit/config.toml), below the upload_max_mb setting of "
+               f"{cfg.upload_max_mb} MB.")
+typed = st.text_input("…or a CSV already in the data folder's uploads/ or samples/ (path "
+                      "relative to the data folder, e.g. samples/deaths.csv)")
 path = None
 try:
     if upload is not None:
@@ -83,7 +90,10 @@ try:
                 max_bytes=cfg.upload_max_mb * 1024 * 1024, allowed_suffixes={".csv"}))
         path = saved[upload.file_id]
     elif typed:
-        path = str(safe_path(typed, base=cfg.data_dir))
+        path = str(partner_file(typed, base=cfg.data_dir, protected={
+            "the pseudonymisation key": cfg.resolved_key_file(),
+            "the accounts file": cfg.resolved_accounts_file(),
+            "the audit log": cfg.resolved_audit_file()}))
     if path is not None:
         loaded = (_cached.services(path) if kind == "services" else _cached.deaths(path))
         if path not in st.session_state.setdefault("loads_recorded", set()):

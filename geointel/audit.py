@@ -179,9 +179,12 @@ audit log never records passwords, secrets or tokens
     return int(cur.lastrowid or 0)
 
 
-def read_events(path: str | Path, *, event: str | None = None) -> pd.DataFrame:
+def read_events(path: str | Path, *, event: str | None = None, user: str | None = None,
+                since: dt.datetime | None = None) -> pd.DataFrame:
     """The audit log as a table, oldest first: id, when (UTC), event, user, role, detail (dict).
 
+    ``event``, ``user`` and ``since`` (a timezone-aware time; events at or after it) select
+    rows in the database, so a check such as the sign-in throttle reads only what it needs.
     A log that does not exist yet has no events (an empty table).
 
     >>> read_events("/nonexistent/audit.sqlite").columns.tolist()
@@ -189,15 +192,22 @@ def read_events(path: str | Path, *, event: str | None = None) -> pd.DataFrame:
     """
     if event is not None and event not in EVENTS:
         raise ValidationError(f"event {event!r} is not one of {', '.join(EVENTS)}")
+    if since is not None and since.tzinfo is None:
+        raise ValidationError("since must be timezone-aware (e.g. datetime.now(UTC))")
     path = Path(path)
     rows: list[tuple[Any, ...]] = []
     if path.exists():
         with _connect(path) as con:
+            where, args = [], []
+            for clause, value in (("event = ?", event), ("user = ?", user),
+                                  ("at >= ?", since.astimezone(dt.UTC).isoformat(
+                                      timespec="microseconds") if since else None)):
+                if value is not None:
+                    where.append(clause)
+                    args.append(value)
             query = "SELECT id, at, event, user, role, detail FROM events"
-            args: tuple[str, ...] = ()
-            if event is not None:
-                query += " WHERE event = ?"
-                args = (event,)
+            if where:
+                query += " WHERE " + " AND ".join(where)
             rows = con.execute(query + " ORDER BY id", args).fetchall()
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["id"] = frame["id"].astype("int64")
@@ -248,13 +258,13 @@ def checked_key(audit_path: str | Path, key_file: str | Path | None, *,
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
     >>> log, kf = os.path.join(d, "a.sqlite"), os.path.join(d, "k")
-    >>> _ = open(kf, "w").write("ab" * 32)
+    >>> _ = open(kf, "w").write(bytes(range(32)).hex())
     >>> from geointel.privacy import key_fingerprint
     >>> _ = record(log, "data_load", user="bo", role="analyst", file="c.csv", rows_read=2,
-    ...            accepted=2, rejected=0, key_fingerprint=key_fingerprint(bytes([0xab]) * 32))
-    >>> checked_key(log, kf, env={}) == bytes([0xab]) * 32
+    ...            accepted=2, rejected=0, key_fingerprint=key_fingerprint(bytes(range(32))))
+    >>> checked_key(log, kf, env={}) == bytes(range(32))
     True
-    >>> _ = open(kf, "w").write("cd" * 32)
+    >>> _ = open(kf, "w").write(bytes(range(1, 33)).hex())
     >>> checked_key(log, kf, env={})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...

@@ -34,6 +34,7 @@ geointel.errors.AccessDenied: the viewer role may not use export:contacts (allow
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import logging
 import os
@@ -41,7 +42,7 @@ import re
 import secrets
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -377,6 +378,70 @@ def verify(path: str | Path, username: str, password: str) -> Account | None:
                    {**current.hashes, username: hasher.hash(password)}, current.oidc_roles)
             log.info("re-hashed the password of %s with the current argon2 parameters", username)
     return Account(username, role)
+
+
+# --- sign-in throttle -------------------------------------------------------------------
+
+#: Failed sign-ins for one user name within :data:`FAILURE_WINDOW` that lock it.
+MAX_FAILED_SIGN_INS = 5
+FAILURE_WINDOW = dt.timedelta(minutes=15)
+#: How long a locked user name is refused, counted from the failure that locked it.
+LOCKOUT = dt.timedelta(minutes=15)
+#: ``reason`` of the audit row written for an attempt refused while locked (not a failure).
+LOCKED_REASON = "locked: too many failed sign-ins"
+
+
+def locked_until(failures: Sequence[dt.datetime], *, now: dt.datetime) -> dt.datetime | None:
+    """When a user name with failed sign-ins at ``failures`` may try again, if locked now.
+
+    A user name is locked for :data:`LOCKOUT` after the failure that makes
+    :data:`MAX_FAILED_SIGN_INS` within :data:`FAILURE_WINDOW`.
+
+    Examples
+    --------
+    >>> t0 = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC)
+    >>> five = [t0 + dt.timedelta(minutes=m) for m in (0, 2, 4, 6, 8)]
+    >>> locked_until(five, now=t0 + dt.timedelta(minutes=10))
+    datetime.datetime(2024, 5, 1, 9, 23, tzinfo=datetime.timezone.utc)
+    >>> locked_until(five, now=t0 + dt.timedelta(minutes=23)) is None
+    True
+    >>> locked_until(five[:4], now=t0 + dt.timedelta(minutes=10)) is None
+    True
+    """
+    times = sorted(failures)
+    n = MAX_FAILED_SIGN_INS
+    until = None
+    for i in range(n - 1, len(times)):
+        if times[i] - times[i - n + 1] <= FAILURE_WINDOW:
+            until = times[i] + LOCKOUT
+    return until if until is not None and now < until else None
+
+
+def sign_in_lock(audit_path: str | Path, username: str, *,
+                 now: dt.datetime | None = None) -> dt.datetime | None:
+    """When ``username`` may sign in again if it is locked now (else ``None``).
+
+    Counted from the audit log's ``sign_in_failed`` rows, so a lock holds across app
+    restarts and for every session and server sharing the log. Attempts refused while
+    locked are audited with ``reason`` :data:`LOCKED_REASON` and do not extend the lock.
+
+    >>> import tempfile, os
+    >>> from geointel import audit
+    >>> log = os.path.join(tempfile.mkdtemp(), "a.sqlite")
+    >>> for _ in range(5):
+    ...     _ = audit.record(log, "sign_in_failed", user="ann", role=None, method="local")
+    >>> sign_in_lock(log, "ann") is not None, sign_in_lock(log, "bo") is None
+    (True, True)
+    """
+    from geointel import audit
+
+    now = now or dt.datetime.now(dt.UTC)
+    rows = audit.read_events(audit_path, event="sign_in_failed", user=username,
+                             since=now - FAILURE_WINDOW - LOCKOUT)
+    counted = [when.to_pydatetime() for when, detail in zip(rows["when"], rows["detail"],
+                                                             strict=True)
+               if detail.get("reason") != LOCKED_REASON]
+    return locked_until(counted, now=now)
 
 
 def role_for_identity(accounts: Accounts, email: object, *,

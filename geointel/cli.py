@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,29 @@ Summary = dict[str, Any]
 #: planner's tool); the exporters check it against geointel.auth like the app's downloads.
 CLI_ROLES = {"lines": "analyst", "harm": "analyst", "site": "planner", "access": "planner",
              "brief:operation": "analyst", "brief:board": "planner"}
+
+
+def _audit(settings: Settings, event: str, *, result: Any = None,
+           each: Iterable[Mapping[Any, Any]] | None = None, **detail: Any) -> None:
+    """Record what a verb did in the audit log, as the OS login user with role ``cli``.
+
+    ``result`` (a reader's ReadResult) gives a ``data_load`` its file and row counts;
+    ``each`` records one event per mapping (e.g. every override applied), ``detail`` added.
+    """
+    import getpass
+
+    from geointel import audit
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name (e.g. a container without one)
+        user = f"uid {os.getuid()}"
+    if result is not None:
+        detail = {"file": ", ".join(result.sources), "rows_read": result.rows_read,
+                  "accepted": result.rows_accepted, "rejected": result.rows_rejected, **detail}
+    for extra in [{}] if each is None else each:
+        audit.record(settings.resolved_audit_file(), event, user=user, role="cli",
+                     **detail, **extra)
 
 
 @contextmanager
@@ -202,6 +225,7 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
 def _run_score(args: argparse.Namespace, settings: Settings) -> Summary:
     from geointel.errors import DataFileError
     from geointel.io.contacts import read_intel
+    from geointel.privacy import key_fingerprint
     from geointel.scoring import (
         load_scheme,
         missing_evidence,
@@ -231,6 +255,12 @@ def _run_score(args: argparse.Namespace, settings: Settings) -> Summary:
         ranked = rank_lines(table, scheme, seed=settings.seed,
                             intel=intel.data if intel is not None else None,
                             overrides=overrides, draws=args.draws, progress=progress)
+    if intel is not None and key is not None:
+        _audit(settings, "data_load", result=intel, kind="intel",
+               key_fingerprint=key_fingerprint(key))
+    events = ranked.override_events()
+    if events:  # each override applied, as the app records one (line, item, old, new, ...)
+        _audit(settings, "override", file=str(args.overrides), each=events)
     summary: Summary = {"lines": lines.summary()}
     if intel is not None:
         summary["intel"] = intel.summary()
@@ -238,15 +268,13 @@ def _run_score(args: argparse.Namespace, settings: Settings) -> Summary:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         # 10 significant digits: the scores' own precision, without binary noise (38.4375...01)
         ranked.table.to_csv(args.out, index=False, float_format="%.10g")
+        _audit(settings, "export", what="ranked lines", marking=settings.marking_police,
+               file=str(args.out))
         summary["out"] = str(args.out)
         if len(ranked.audit):
             audit_path = args.out.with_name(args.out.stem + "_overrides.csv")
             ranked.audit.to_csv(audit_path, index=False)
             summary["overrides_applied"] = str(audit_path)
-    # The one place overrides applied from the command line are known: each in-force one as
-    # the audit log's ``override`` event (line, item, old, new, reason, by, at). The CLI's
-    # audit logging (sign-in-free, the OS user) records these events here when it lands.
-    events = ranked.override_events()
     if events:
         summary["override_events"] = events
     summary["marking"] = settings.marking_police
@@ -326,6 +354,7 @@ def _run_track(args: argparse.Namespace, settings: Settings) -> Summary:
     summary: Summary = {"activity": activity.summary(), **result.summary()}
     if args.customers and key is not None:
         customers = read_line_customers(args.customers, key=key)
+        _audit(settings, "data_load", result=customers, kind="line customers")
         moved = displacement(customers.data, line_id=args.line[0],
                              action_date=args.action_date, weeks=args.weeks)
         summary["displacement"] = [
@@ -336,6 +365,7 @@ def _run_track(args: argparse.Namespace, settings: Settings) -> Summary:
         line_of = line_of_handsets(lines) if lines is not None else None
         log_ = read_disruption_log(args.disruptions, key=key if line_of is not None else None,
                                    line_of=line_of)
+        _audit(settings, "data_load", result=log_, kind="disruption log")
         summary["disruption_log"] = log_.summary()
         summary["national_counts"] = national_counts(log_.data)
         summary["disruptions_per_line"] = {
@@ -422,9 +452,11 @@ def _run_site(args: argparse.Namespace, settings: Settings) -> Summary:
     from geointel.siting import export_result, need_index, read_sites, site_layers
 
     candidates = read_sites(args.candidates or settings.samples_dir / "candidates.csv")
+    _audit(settings, "data_load", result=candidates, kind="candidate sites")
     existing = None
     if not args.no_existing:
         existing = read_sites(args.existing or settings.samples_dir / "services.csv")
+        _audit(settings, "data_load", result=existing, kind="existing services")
     reads: Summary = {"candidates": candidates.summary()}
     if existing is not None:
         reads["existing"] = existing.summary()
@@ -475,6 +507,8 @@ def _run_site(args: argparse.Namespace, settings: Settings) -> Summary:
                           demand_id_col="lsoa_code", marking=settings.marking_partner,
                           attribution=OGL_ATTRIBUTION, role=CLI_ROLES["site"],
                           extra_layers=need_layers, summary=need_summary)
+    _audit(settings, "export", what="siting outputs", marking=settings.marking_partner,
+           files=files)
     target: Summary = {}
     if args.model == "lscp":
         target = {"target_share": "everyone within reach" if args.target_share is None
@@ -506,6 +540,7 @@ def _need_inputs(args: argparse.Namespace, settings: Settings, lsoas: Any, exist
         from geointel.io.deaths import read_deaths
 
         register = read_deaths(args.deaths)
+        _audit(settings, "data_load", result=register, kind="deaths")
         reads["deaths"] = register.summary()
         deaths = register.data
     else:
@@ -572,10 +607,16 @@ def _run_lines(args: argparse.Namespace, settings: Settings) -> Summary:
     from geointel.scoring import read_lines
 
     key = load_key(settings.resolved_key_file())
+    fingerprint = key_fingerprint(key)
     previous = read_lines(args.previous, key=key) if args.previous else None
     with progress_bar("lines") as progress:
         contacts = read_contacts(args.contacts, key=key, progress=progress)
+        _audit(settings, "data_load", result=contacts, kind="contacts",
+               key_fingerprint=fingerprint)
         intel = read_intel(args.intel, key=key) if args.intel else None
+        if intel is not None:
+            _audit(settings, "data_load", result=intel, kind="intel",
+                   key_fingerprint=fingerprint)
         lsoas = None
         boundaries = _lsoa_boundaries(args.boundaries, settings)
         if boundaries:
@@ -587,8 +628,10 @@ def _run_lines(args: argparse.Namespace, settings: Settings) -> Summary:
                                lsoas=lsoas, method=args.method, seed=settings.seed,
                                previous=previous.data if previous is not None else None,
                                progress=progress)
-    paths = write_outputs(result, args.out, key_fingerprint=key_fingerprint(key),
+    paths = write_outputs(result, args.out, key_fingerprint=fingerprint,
                           marking=settings.marking_police, role=CLI_ROLES["lines"])
+    _audit(settings, "export", what="county lines outputs", marking=settings.marking_police,
+           files={name: str(path) for name, path in paths.items()})
     summary: Summary = {"contacts": contacts.summary()}
     if intel is not None:
         summary["intel"] = intel.summary()
@@ -761,6 +804,7 @@ def _run_harm(args: argparse.Namespace, settings: Settings) -> Summary:
             from geointel.io.deaths import read_deaths
 
             deaths = read_deaths(args.deaths)
+            _audit(settings, "data_load", result=deaths, kind="deaths")
             outcome = args.outcome or [harm.DEATH]
             chosen_deaths = harm.select_register(deaths.data, outcome=outcome,
                                                  start=args.start, end=args.end)
@@ -783,6 +827,7 @@ def _run_harm(args: argparse.Namespace, settings: Settings) -> Summary:
                                summary=summary,
                                marking=settings.marking_partner, attribution=OGL_ATTRIBUTION,
                                role=CLI_ROLES["harm"])
+    _audit(settings, "export", what="harm outputs", marking=settings.marking_partner, files=files)
     return {**summary, "wards": len(wards), "files": files,
             "marking": settings.marking_partner}
 
@@ -832,6 +877,7 @@ def _run_access(args: argparse.Namespace, settings: Settings) -> Summary:
     from geointel.opendata import OGL_ATTRIBUTION
 
     services = read_services(args.services or settings.samples_dir / "services.csv")
+    _audit(settings, "data_load", result=services, kind="services")
     network = access.load_road_network(args.network) if args.network else None
     threshold = (args.threshold if args.threshold is not None
                  else access.walking_threshold_m(args.walk_minutes, speed_kmh=args.speed))
@@ -876,6 +922,8 @@ def _run_access(args: argparse.Namespace, settings: Settings) -> Summary:
                           summary=summary, marking=settings.marking_partner,
                           attribution=OGL_ATTRIBUTION, role=CLI_ROLES["access"],
                           capability="export:access")
+    _audit(settings, "export", what="access outputs", marking=settings.marking_partner,
+           files=files)
     return {**summary, "files": files, "marking": settings.marking_partner}
 
 
@@ -938,6 +986,8 @@ def _run_brief(args: argparse.Namespace, settings: Settings) -> Summary:
         pack = build(settings, codes=args.area, progress=progress)
     out = args.out or Path("out") / f"brief-{args.kind}"
     paths = write_pack(pack, out, role=role)
+    _audit(settings, "export", what=f"{args.kind} briefing pack", marking=pack.marking,
+           files={name: str(path) for name, path in paths.items()})
     summary: Summary = {"kind": args.kind, "title": pack.title, "marking": pack.marking,
                         "role": role, "date": pack.date, "pages": page_count(pack),
                         "key_figures": dict(pack.key_figures)}

@@ -775,9 +775,14 @@ def suppress_small(table: pd.DataFrame, *, threshold: int,
 
     Partner and public outputs of small counts (deaths, say) could identify people;
     zeros are kept. The area total is published (the ``benchmark`` rate gives it away),
-    so :func:`geointel.privacy.suppress_small_counts` also hides the smallest other
-    count when only one would be hidden. A ``suppressed`` column says which rows were
-    hidden; their rates, intervals, comparison and rank are blanked too.
+    so :func:`geointel.privacy.suppress_small_counts` also hides complementary counts
+    until no hidden count can be pinned down from the total. When even that cannot
+    protect them (few deaths, all in different areas), the table is published without
+    its total: ``benchmark`` and ``comparison`` are blanked and only small counts hidden.
+    A ``suppressed`` column says which rows were hidden; their rates, intervals,
+    comparison and rank are blanked too. A ranked table is re-ranked among the published
+    rows and its hidden rows are put last in code order, so neither the ranks nor the
+    order say where a hidden rate lies.
 
     Examples
     --------
@@ -785,6 +790,7 @@ def suppress_small(table: pd.DataFrame, *, threshold: int,
     >>> suppress_small(t, threshold=5)["count"].tolist()
     [0, <NA>, <NA>, 12]
     """
+    from geointel.errors import PrivacyError
     from geointel.privacy import suppress_small_counts
 
     _need(table, [count], "table")
@@ -792,17 +798,33 @@ def suppress_small(table: pd.DataFrame, *, threshold: int,
     if values.isna().any():
         raise ValidationError(f"table: column {count!r} has {int(values.isna().sum())} missing "
                               "or non-numeric counts; fill them with 0 before suppression")
-    out = suppress_small_counts(table.assign(**{count: values.round()}), columns=[count],
-                                threshold=threshold)
+    rounded = table.assign(**{count: values.round()})
+    try:
+        out = suppress_small_counts(rounded, columns=[count], threshold=threshold)
+        no_total = False
+    except PrivacyError as err:
+        log.warning("%s: publishing the table without its total", err)
+        out = suppress_small_counts(rounded, columns=[count], threshold=threshold,
+                                    totals_known=False)
+        no_total = True
     hide = out.pop(f"{count}_suppressed").to_numpy()
-    for col in ("rate", "rate_lower", "rate_upper", "comparison", "rank"):
+    blank = {"rate": hide, "rate_lower": hide, "rate_upper": hide, "rank": hide,
+             "comparison": np.ones(len(out), bool) if no_total else hide,
+             "benchmark": np.full(len(out), no_total)}
+    if "rank" in out.columns and "rate" in out.columns:
+        rate = pd.to_numeric(out["rate"], errors="coerce").where(~hide)
+        out["rank"] = rate.rank(ascending=False, method="min").astype("Int64")
+    for col, rows in blank.items():
         if col in out.columns:
             if out[col].dtype.kind == "f":
-                out.loc[hide, col] = np.nan
+                out.loc[rows, col] = np.nan
             else:
                 out[col] = out[col].astype("object")
-                out.loc[hide, col] = None
+                out.loc[rows, col] = None
     out["suppressed"] = hide
+    if "rank" in out.columns:
+        order = ["suppressed", "rank"] + [c for c in ("code",) if c in out.columns]
+        out = out.sort_values(order, na_position="last", kind="stable").reset_index(drop=True)
     return out
 
 

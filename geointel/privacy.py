@@ -32,7 +32,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,6 +44,10 @@ from geointel.errors import PrivacyError, ValidationError
 log = logging.getLogger(__name__)
 
 KEY_ENV = "GEOINTEL_PSEUDONYM_KEY"
+#: Shortest key accepted in hex (``geointel key new`` writes 32 random bytes).
+MIN_KEY_BYTES = 16
+#: Shortest key accepted as a passphrase (text that is not hex).
+MIN_PASSPHRASE = 32
 PSEUDONYM = re.compile(r"^P[0-9a-f]{16}$")
 _NON_DIGITS = re.compile(r"[\s()\-.+]")
 
@@ -70,10 +74,26 @@ def write_key(path: str | Path, key: bytes | None = None) -> Path:
 def load_key(key_file: str | Path | None, env: Mapping[str, str] | None = None) -> bytes:
     """The pseudonymisation key from ``GEOINTEL_PSEUDONYM_KEY`` or ``key_file``.
 
+    The key is hex (as ``geointel key new`` writes: 32 random bytes) of at least
+    :data:`MIN_KEY_BYTES` bytes, or else a passphrase of at least
+    :data:`MIN_PASSPHRASE` characters. A key that is one byte repeated (``000...``,
+    ``aaa...``, a placeholder) is refused: pseudonyms under it could be reversed by
+    hashing every phone number with it.
+
     Raises
     ------
     PrivacyError
-        If neither gives a key of at least 16 bytes.
+        If neither gives a key, or the key is too short or a placeholder.
+
+    Examples
+    --------
+    >>> len(load_key(None, env={KEY_ENV: bytes(range(32)).hex()}))
+    32
+    >>> load_key(None, env={KEY_ENV: "0" * 64})
+    Traceback (most recent call last):
+    ...
+    geointel.errors.PrivacyError: the pseudonymisation key from GEOINTEL_PSEUDONYM_KEY is one \
+byte repeated, a placeholder rather than a key; make a random one with `geointel key new`
     """
     env = os.environ if env is None else env
     text = env.get(KEY_ENV, "").strip()
@@ -89,8 +109,18 @@ def load_key(key_file: str | Path | None, env: Mapping[str, str] | None = None) 
         key = bytes.fromhex(text)
     except ValueError:
         key = text.encode("utf-8")
-    if len(key) < 16:
-        raise PrivacyError(f"the pseudonymisation key from {source} is shorter than 16 bytes")
+        if len(text) < MIN_PASSPHRASE:
+            raise PrivacyError(
+                f"the pseudonymisation key from {source} is not hex and shorter than "
+                f"{MIN_PASSPHRASE} characters; make a random one with `geointel key new` "
+                "(or give a longer passphrase)") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise PrivacyError(f"the pseudonymisation key from {source} is shorter than "
+                           f"{MIN_KEY_BYTES} bytes; make one with `geointel key new`")
+    if len(set(key)) == 1:
+        raise PrivacyError(f"the pseudonymisation key from {source} is one byte repeated, a "
+                           "placeholder rather than a key; make a random one with "
+                           "`geointel key new`")
     return key
 
 
@@ -168,8 +198,9 @@ def pseudonymise(values: Iterable[str] | pd.Series, key: bytes) -> list[str]:
 TOTAL_FLAG = "is_total"
 #: Label of the grand-total row in the ``group_by`` column.
 GRAND_TOTAL = "Total"
-#: Largest number of hidden cells the exact linear-algebra audit is run on (per table).
-_AUDIT_LIMIT = 2000
+#: Largest number of hidden cells linked by two or more totals that the interval audit
+#: solves linear programmes for (single-total groups have a closed form and no limit).
+_AUDIT_LIMIT = 1500
 
 
 def _count_matrix(table: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
@@ -196,45 +227,211 @@ def _count_matrix(table: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     return out
 
 
-def _audit(values: np.ndarray, hidden: np.ndarray,
-           equations: list[tuple[np.ndarray, np.ndarray]]) -> list[int]:
-    """Hidden cells that the published cells and totals determine exactly.
+Equation = tuple[np.ndarray, np.ndarray]
 
-    Each equation is ``(cells, signs)`` with ``sum(signs * values[cells]) == constant``
-    known to a reader. A hidden cell is determined when its unit vector lies in the row
-    space of the equations restricted to the hidden cells.
+
+def prior_bounds(values: np.ndarray, hidden: np.ndarray, *,
+                 threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    """What a reader of the published table knows about each hidden cell before totals.
+
+    Zeros are published, so a hidden cell is at least 1; a hidden *small* cell (primary
+    suppression) is at most ``threshold - 1`` (below ``threshold`` for non-whole counts);
+    a complementary cell has no upper bound. The reader is assumed to know which hidden
+    cells are small, which is more than the table says, so the audit errs on the safe
+    side. A zero hidden as a complement of last resort gets ``[0, inf)`` (the bounds must
+    hold for the true values). Visible cells get their value as both bounds.
+
+    Examples
+    --------
+    >>> lo, hi = prior_bounds(np.array([0., 3., 12., 0.]),
+    ...                       np.array([False, True, True, True]), threshold=5)
+    >>> lo.tolist(), hi.tolist()
+    ([0.0, 1.0, 1.0, 0.0], [0.0, 4.0, inf, inf])
     """
-    unknown = np.flatnonzero(hidden)
-    if len(unknown) == 0 or len(unknown) > _AUDIT_LIMIT:
-        if len(unknown) > _AUDIT_LIMIT:
-            log.warning("%d suppressed cells: exact recoverability audit skipped "
-                        "(group rule still applied)", len(unknown))
-        return []
-    where = {int(c): i for i, c in enumerate(unknown)}
-    rows = []
-    for cells, signs in equations:
-        row = np.zeros(len(unknown))
-        for c, s in zip(cells, signs, strict=True):
-            if int(c) in where:
-                row[where[int(c)]] = s
-        if row.any():
-            rows.append(row)
-    if not rows:
-        return []
-    a = np.vstack(rows)
-    _, sv, vt = np.linalg.svd(a, full_matrices=False)
-    rank = int((sv > 1e-9 * max(1.0, sv[0])).sum())
-    basis = vt[:rank]
-    weight = (basis ** 2).sum(axis=0)
-    return [int(unknown[i]) for i in np.flatnonzero(weight > 1 - 1e-9)]
+    integral = bool(np.all(values == np.round(values)))
+    primary = hidden & (values >= 1) & (values < threshold)
+    lo = np.where(hidden, np.where(values >= 1, 1.0, 0.0), values)
+    hi = np.where(hidden, np.inf, values)
+    hi = np.where(primary, float(threshold - 1 if integral else threshold), hi)
+    return lo, hi
 
 
-def _pick(values: np.ndarray, hidden: np.ndarray, cells: np.ndarray) -> int | None:
-    """The smallest non-zero visible cell among ``cells`` (a zero only if none)."""
+def _components(hidden_cells: np.ndarray,
+                equations: Sequence[Equation]) -> list[tuple[list[int], list[int]]]:
+    """Groups of hidden cells linked through equations: (cells, equation indices)."""
+    parent = {int(c): int(c) for c in hidden_cells}
+
+    def find(c: int) -> int:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    touching: list[list[int]] = []
+    for cells, _ in equations:
+        members = [int(c) for c in cells if int(c) in parent]
+        touching.append(members)
+        for c in members[1:]:
+            ra, rb = find(members[0]), find(c)
+            if ra != rb:
+                parent[rb] = ra
+    cells_of: dict[int, list[int]] = {}
+    for c in parent:
+        cells_of.setdefault(find(c), []).append(c)
+    eqs_of: dict[int, list[int]] = {}
+    for e, members in enumerate(touching):
+        if members:
+            eqs_of.setdefault(find(members[0]), []).append(e)
+    return [(sorted(cells), eqs_of.get(root, [])) for root, cells in cells_of.items()]
+
+
+def _one_equation_ranges(signs: np.ndarray, rhs: float, lo: np.ndarray,
+                         hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ranges of each x_i given ``sum(signs * x) == rhs`` and ``lo <= x <= hi``."""
+    low_term = np.where(signs > 0, lo, -hi)    # smallest value of signs_i * x_i
+    high_term = np.where(signs > 0, hi, -lo)   # largest
+    others_low = _sum_without_each(low_term)
+    others_high = _sum_without_each(high_term)
+    with np.errstate(invalid="ignore"):
+        t_low = rhs - others_high               # range of signs_j * x_j
+        t_high = rhs - others_low
+    x_low = np.where(signs > 0, t_low, -t_high)
+    x_high = np.where(signs > 0, t_high, -t_low)
+    return np.maximum(lo, x_low), np.minimum(hi, x_high)
+
+
+def _sum_without_each(terms: np.ndarray) -> np.ndarray:
+    """``sum(terms) - terms[i]`` for each i, exact when some terms are infinite (all of
+    one sign: the callers pass lower ends, which can only be -inf, or upper ends)."""
+    finite = np.isfinite(terms)
+    out = terms[finite].sum() - np.where(finite, terms, 0.0)
+    for inf in (np.inf, -np.inf):
+        others = int((terms == inf).sum()) - (terms == inf)
+        out = np.where(others > 0, inf, out)
+    return out
+
+
+def feasible_ranges(values: np.ndarray, hidden: np.ndarray,
+                    equations: Sequence[Equation], *, threshold: int,
+                    enough: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest and largest value each hidden cell can take, as a reader can work out.
+
+    A reader knows the published cells, every total in ``equations`` (each
+    ``(cells, signs)`` meaning ``sum(signs * values[cells])`` is known) and the bounds of
+    :func:`prior_bounds`. A group of hidden cells tied by one total has a closed form;
+    cells tied by several totals get two linear programmes each (HiGHS). Visible cells
+    get their value. This is the interval (bounded) audit of statistical disclosure
+    control; it finds exact recovery through chains of totals too.
+
+    With ``enough``, a cell tied by several totals is only solved until two feasible
+    tables differ in it by at least ``enough`` (the returned range is then inside the true
+    one, and at least that wide): the audit only needs to know that a range is not a single
+    value, and each solution of one cell's programme shows the spread of every other cell.
+
+    Examples
+    --------
+    Three hidden ones whose total is known are each exactly 1:
+
+    >>> v = np.array([1., 1., 1., 0., 9.])
+    >>> h = np.array([True, True, True, False, False])
+    >>> lo, hi = feasible_ranges(v, h, [(np.arange(5), np.ones(5))], threshold=5)
+    >>> lo[:3].tolist(), hi[:3].tolist()
+    ([1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
+    """
+    lo_all, hi_all = prior_bounds(values, hidden, threshold=threshold)
+    low, high = lo_all.copy(), hi_all.copy()
+    for cells, eq_ids in _components(np.flatnonzero(hidden), equations):
+        idx = np.array(cells)
+        pos = {c: i for i, c in enumerate(cells)}
+        rows = np.zeros((len(eq_ids), len(cells)))
+        rhs = np.zeros(len(eq_ids))
+        for r, e in enumerate(eq_ids):
+            eq_cells, signs = equations[e]
+            for c, s in zip(eq_cells, signs, strict=True):
+                if int(c) in pos:
+                    rows[r, pos[int(c)]] += s
+                    rhs[r] += s * values[int(c)]
+        keep = np.abs(rows).sum(axis=1) > 0
+        rows, rhs = rows[keep], rhs[keep]
+        if len(rows) == 0:
+            continue
+        if len(rows) == 1 and np.all(np.isin(rows[0], (-1.0, 1.0))):
+            low[idx], high[idx] = _one_equation_ranges(rows[0], float(rhs[0]),
+                                                       lo_all[idx], hi_all[idx])
+            continue
+        if len(cells) > _AUDIT_LIMIT:
+            raise PrivacyError(
+                f"{len(cells)} suppressed cells are linked by {len(rows)} totals, too many to "
+                f"audit (limit {_AUDIT_LIMIT}); publish the table at a coarser level or in "
+                "parts")
+        low[idx], high[idx] = _lp_ranges(rows, rhs, lo_all[idx], hi_all[idx], enough)
+    return low, high
+
+
+def _lp_ranges(a: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+               enough: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of each variable by linear programming (see :func:`feasible_ranges`).
+
+    Every solution is a feasible table, so the values it gives all cells narrow nothing
+    but widen what has been seen; the min (max) programme of a cell attains its minimum
+    (maximum), so the ranges are exact unless ``enough`` stops a cell early.
+    """
+    from scipy.optimize import linprog
+
+    n = a.shape[1]
+    bounds = [(float(lo_i), None if np.isinf(hi_i) else float(hi_i))
+              for lo_i, hi_i in zip(lo, hi, strict=True)]
+    low, high = np.full(n, np.inf), np.full(n, -np.inf)
+    for i in range(n):
+        for sign in (1.0, -1.0):
+            if enough is not None and high[i] - low[i] >= enough:
+                break
+            c = np.zeros(n)
+            c[i] = sign
+            res = linprog(c, A_eq=a, b_eq=b, bounds=bounds, method="highs")
+            if res.status == 0:
+                low, high = np.minimum(low, res.x), np.maximum(high, res.x)
+            elif res.status == 3:   # unbounded: only the maximum can be
+                high[i] = np.inf
+            else:  # pragma: no cover - the true values are always feasible
+                raise PrivacyError(f"disclosure audit could not solve its programme "
+                                   f"({res.message}); please report this as a bug")
+    return low, high
+
+
+def single_valued(low: np.ndarray, high: np.ndarray, *, integral: bool) -> np.ndarray:
+    """Whether each range holds one value only (one whole number, for whole counts).
+
+    >>> single_valued(np.array([1., 1., 2.]), np.array([1., 1.9, 4.]), integral=True).tolist()
+    [True, True, False]
+    """
+    if integral:
+        with np.errstate(invalid="ignore"):
+            return np.floor(high + 1e-6) - np.ceil(low - 1e-6) < 1
+    return high - low < 1e-9
+
+
+def _exposed(values: np.ndarray, hidden: np.ndarray, equations: Sequence[Equation],
+             threshold: int) -> list[int]:
+    """Hidden cells whose feasible range is a single value, where the rule did not
+    already say so (a small count with ``threshold == 2`` is 1 by the rule itself)."""
+    integral = bool(np.all(values == np.round(values)))
+    low, high = feasible_ranges(values, hidden, equations, threshold=threshold,
+                                enough=1.0 if integral else 1e-9)
+    prior_lo, prior_hi = prior_bounds(values, hidden, threshold=threshold)
+    single = single_valued(low, high, integral=integral)
+    by_rule = single_valued(prior_lo, prior_hi, integral=integral)
+    return [int(c) for c in np.flatnonzero(hidden & single & ~by_rule)]
+
+
+def _pick(values: np.ndarray, hidden: np.ndarray, cells: np.ndarray, *,
+          opens: Callable[[int], int] | None = None) -> int | None:
+    """The smallest non-zero visible cell among ``cells`` (a zero only if none); with
+    ``opens``, first the cells that start the fewest new totals with a hidden cell."""
     free = [int(c) for c in cells if not hidden[c]]
     if not free:
         return None
-    return min(free, key=lambda c: (values[c] == 0, values[c], c))
+    return min(free, key=lambda c: (opens(c) if opens else 0, values[c] == 0, values[c], c))
 
 
 def suppress_small_counts(
@@ -244,6 +441,7 @@ def suppress_small_counts(
     threshold: int,
     total_row: bool = False,
     group_by: str | None = None,
+    totals_known: bool = True,
 ) -> pd.DataFrame:
     """Hide small counts and the complementary cells that would give them away.
 
@@ -256,9 +454,17 @@ def suppress_small_counts(
     ``group_by`` group (or over the whole table), and, when there are two or more count
     columns, each row's total. Whenever such a group holds exactly one hidden cell, its
     smallest visible non-zero cell is hidden too (a zero only when nothing else is
-    left), and this repeats until no group has a single hidden cell. An exact audit then
-    checks that no hidden cell is determined by all the totals together (e.g. through a
-    chain of rows and columns) and hides more complementary cells until none is.
+    left), and this repeats until no group has a single hidden cell.
+
+    An *interval audit* then works out, as a reader could, the smallest and largest value
+    each hidden cell can take given the published cells, all the totals together and
+    what the rule itself says (zeros are shown, so a hidden cell is at least 1; a small
+    cell is at most ``threshold - 1``; the reader is even assumed to know which hidden
+    cells are the small ones), see :func:`feasible_ranges`. While any hidden cell is
+    pinned to a single value (e.g. 20 hidden ones under a known total of 20), the
+    smallest visible non-zero cell of its totals is hidden too. Exact recovery through
+    chains of rows and columns is found the same way. With ``threshold=2`` a hidden
+    small count is 1 by the rule itself, whatever the totals; use 3 or more.
 
     With ``total_row=True`` the totals are published as extra rows flagged
     ``is_total``: one per ``group_by`` group and a grand total (labelled ``"Total"`` in
@@ -279,6 +485,12 @@ def suppress_small_counts(
     group_by
         Column whose groups have published subtotals (e.g. the local authority of each
         LSOA).
+    totals_known
+        Whether a reader knows each column's total (within each group) although no total
+        row is published, e.g. from a benchmark rate beside the table. The safe default
+        is ``True``; pass ``False`` only for a table published with nothing that gives its
+        totals away (its row totals, with two or more count columns, still count as
+        known). Must be ``True`` with ``total_row=True``.
 
     Returns
     -------
@@ -293,6 +505,10 @@ def suppress_small_counts(
     ValidationError
         For a missing column, a negative, missing or non-numeric count, or a bad
         ``threshold``.
+    PrivacyError
+        When a total pins a hidden cell even with every cell of that total hidden, i.e.
+        the known total is itself disclosive (three deaths in all, say, all ones): such a
+        table cannot be published with its totals.
 
     Examples
     --------
@@ -308,6 +524,9 @@ def suppress_small_counts(
     columns = list(columns)
     if len(set(columns)) != len(columns):
         raise ValidationError(f"columns {columns} repeats a name; list each count column once")
+    if total_row and not totals_known:
+        raise ValidationError("total_row=True publishes the totals, so totals_known cannot be "
+                              "False; drop one of the two")
     values = _count_matrix(table, columns)
     n, k = values.shape
     if group_by is not None:
@@ -348,7 +567,7 @@ def suppress_small_counts(
             signs = [1.0] * len(members) + ([-1.0] if total is not None else [])
             equations.append((np.array(cells), np.array(signs)))
 
-    for j in range(k):
+    for j in range(k if totals_known else 0):
         if group_by is not None:
             for g, members in enumerate(groups):
                 add([cell(int(i), j) for i in members],
@@ -362,9 +581,13 @@ def suppress_small_counts(
             add([cell(i, j) for j in range(k)], None)
 
     hidden = (flat >= 1) & (flat < threshold)
+    by_cell: dict[int, list[int]] = {}
+    for e, (cells, _) in enumerate(equations):
+        for c in cells:
+            by_cell.setdefault(int(c), []).append(e)
     while True:
         changed = True
-        while changed:
+        while changed:  # the quick rule: no known total with a single hidden cell
             changed = False
             for cells, _ in equations:
                 if int(hidden[cells].sum()) == 1:
@@ -372,20 +595,41 @@ def suppress_small_counts(
                     if chosen is not None:
                         hidden[chosen] = True
                         changed = True
-        exposed = _audit(flat, hidden, equations)
+        exposed = _exposed(flat, hidden, equations, threshold)
         if not exposed:
             break
+
+        def opens(c: int) -> int:
+            """Totals of cell ``c`` with no hidden cell yet: hiding it there would leave
+            that total with a single hidden cell and start a new chain of complements."""
+            return sum(1 for e in by_cell.get(c, ()) if not hidden[equations[e][0]].any())
+
         added = False
-        for c in exposed:
-            pool = np.unique(np.concatenate([cells for cells, _ in equations if c in cells]))
-            chosen = _pick(flat, hidden, pool)
-            if chosen is not None:
-                hidden[chosen] = True
-                added = True
+        for comp_cells, eq_ids in _components(np.flatnonzero(hidden), equations):
+            in_group = set(comp_cells)
+            touched: set[int] = set()  # totals already given a complement this round
+            for c in (c for c in exposed if c in in_group):
+                mine = [e for e in eq_ids if c in equations[e][0]]
+                if touched.intersection(mine):
+                    continue  # its total just got a complement: audit again first
+                near = [equations[e][0] for e in mine]
+                chosen = _pick(flat, hidden, np.unique(np.concatenate(near)),
+                               opens=opens) if near else None
+                if chosen is None and eq_ids:  # widen to every total of the group
+                    chosen = _pick(flat, hidden, np.unique(np.concatenate(
+                        [equations[e][0] for e in eq_ids])), opens=opens)
+                if chosen is not None:
+                    hidden[chosen] = True
+                    added = True
+                    touched.update(e for e in eq_ids if chosen in equations[e][0])
+                    touched.update(mine)
         if not added:
-            log.warning("%d suppressed cells remain recoverable and have no visible "
-                        "neighbour left to hide", len(exposed))
-            break
+            rows = sorted({c // k for c in exposed})
+            raise PrivacyError(
+                f"the totals of {', '.join(repr(c) for c in columns)} pin {len(exposed)} "
+                f"suppressed cell(s) (rows {rows[:10]}) to a single value even with every "
+                "cell of those totals hidden (the total itself is too small to publish); "
+                "publish at a coarser level or over a longer period, or without the totals")
     mask = hidden.reshape(values.shape)
     log.info("suppressed %d of %d cells (%d primary) below %d", int(mask.sum()), mask.size,
              int(((flat >= 1) & (flat < threshold)).sum()), threshold)

@@ -25,6 +25,10 @@ from geointel.errors import ValidationError
 #: The SET area: Southend-on-Sea, Thurrock and Essex county.
 SET_AREAS = ("E06000033", "E06000034", "E10000012")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Largest suppression threshold accepted (a typo guard: 1,000 would hide almost everything).
+MAX_THRESHOLD = 100
+#: Largest upload_max_mb accepted (uploads are read into memory).
+MAX_UPLOAD_MB = 1024
 
 
 @dataclass(frozen=True)
@@ -45,13 +49,18 @@ class Settings:
     seed
         Seed of every random step.
     suppression_threshold
-        Counts from 1 to ``suppression_threshold - 1`` are suppressed in partner outputs.
+        Counts from 1 to ``suppression_threshold - 1`` are suppressed in partner outputs;
+        3 to :data:`MAX_THRESHOLD` (with 1 nothing would be hidden, and with 2 a hidden
+        count would be 1 by the rule itself).
     accounts_file
         Local app accounts (hashed passwords, roles); ``data_dir/accounts.toml`` if unset.
     audit_file
         Append-only audit log; ``data_dir/audit.sqlite`` if unset.
     upload_max_mb
-        Largest file the app accepts as an upload.
+        Largest file the app accepts as an upload, in MB (1 to :data:`MAX_UPLOAD_MB`). The
+        Streamlit server has its own cap, ``server.maxUploadSize`` in
+        ``.streamlit/config.toml`` (50, like this default); the effective limit is the
+        smaller of the two, and the Data page says so when this setting is larger.
     """
 
     data_dir: Path = PROJECT_ROOT / "data"
@@ -65,6 +74,17 @@ class Settings:
     accounts_file: Path | None = None
     audit_file: Path | None = None
     upload_max_mb: int = 50
+
+    def __post_init__(self) -> None:
+        checks = (("suppression_threshold", 3, MAX_THRESHOLD,
+                   "1 would hide nothing and 2 would hide only counts of 1, which a reader of "
+                   "the rule can read back; 5 is usual"),
+                  ("upload_max_mb", 1, MAX_UPLOAD_MB, "the default is 50"))
+        for name, low, high, why in checks:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValidationError(f"setting {name} must be a whole number from {low} to "
+                                      f"{high}, got {value!r} ({why})")
 
     @property
     def samples_dir(self) -> Path:

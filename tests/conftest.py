@@ -34,6 +34,16 @@ def key() -> bytes:
 
 
 
+@pytest.fixture(autouse=True)
+def _private_audit_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI records exports, overrides and data loads: keep every test's rows out of the
+    real data directory's audit log (a module-wide log set by a fixture is kept)."""
+    import os
+
+    if "GEOINTEL_AUDIT_FILE" not in os.environ:
+        monkeypatch.setenv("GEOINTEL_AUDIT_FILE", str(tmp_path / "cli-audit.sqlite"))
+
+
 def _use_audit_log(path: Path, mp: pytest.MonkeyPatch) -> None:
     """Point the app at audit log ``path`` with default settings otherwise (pages read
     settings through a cache, which is cleared)."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from geointel.errors import DataFileError, GeointelError
+
+logger = logging.getLogger(__name__)
 
 FILE = "_file"
 LINE = "_line"
@@ -199,6 +203,39 @@ probably failed; download the CSV again
         ) from None
 
 
+#: Column names echoed in an error message: how many, and how long each may be.
+HEADER_SHOWN = 15
+NAME_SHOWN = 40
+_PLAIN_NAME = re.compile(r"^[\w .,:;()/%&+#'-]*$")
+
+
+def describe_header(header: Sequence[str]) -> str:
+    """The header for an error message, without echoing a line that is not a CSV header.
+
+    A first line with a single field (a key, a TOML comment, a sentence) is not shown at
+    all: a reader pointed at the wrong file must not print that file's first line. Of a
+    real header, at most :data:`HEADER_SHOWN` names are shown, each cut to
+    :data:`NAME_SHOWN` characters; names with control or markup characters are replaced.
+
+    Examples
+    --------
+    >>> describe_header(["6046ffa0ccd49727d056437cf5df1835"])
+    'its first line has no separator, so it is not a CSV header'
+    >>> describe_header(["date", "lsoa_code", "<script>"])
+    "header has: 'date', 'lsoa_code', (a name that is not plain text)"
+    """
+    if len(header) < 2:
+        return "its first line has no separator, so it is not a CSV header"
+    names = []
+    for name in header[:HEADER_SHOWN]:
+        if not _PLAIN_NAME.match(name):
+            names.append("(a name that is not plain text)")
+        else:
+            names.append(repr(name[:NAME_SHOWN] + ("…" if len(name) > NAME_SHOWN else "")))
+    more = f" and {len(header) - HEADER_SHOWN} more" if len(header) > HEADER_SHOWN else ""
+    return f"header has: {', '.join(names)}{more}"
+
+
 def read_csv_rows(
     path: str | Path,
     *,
@@ -248,10 +285,9 @@ def read_csv_rows(
         raise DataFileError(path, "is empty") from None
     missing = [c for c in required if c not in header]
     if missing:
-        shown = ", ".join(repr(c) for c in header[:15])
         raise DataFileError(
             path,
-            f"has no column {', '.join(repr(c) for c in missing)} (header has: {shown})",
+            f"has no column {', '.join(repr(c) for c in missing)} ({describe_header(header)})",
             fix=f"check that this is a {kind}; the columns needed are {', '.join(required)}",
         )
     width = len(header)
@@ -276,6 +312,9 @@ def read_csv_rows(
     except csv.Error as err:
         raise DataFileError(path, f"is not a valid CSV near line {start}: {err}",
                             fix=f"check that this is a {kind}") from None
+    if rows_read and not text.endswith(("\n", "\r")):
+        warn_no_final_newline(path, lines[-1] if lines and (not short or lines[-1] >
+                                                             short[-1][0]) else short[-1][0])
     log = RejectLog()
     for line, n in short:
         log.add(str(path), [line], f"has {n} fields, expected {width} (truncated or shifted row)")
@@ -285,6 +324,18 @@ def read_csv_rows(
     frame[FILE] = str(path)
     frame[LINE] = pd.Series(lines, dtype="int64")
     return frame, log, rows_read
+
+
+def warn_no_final_newline(path: str | Path, line: int) -> None:
+    """Log that ``path`` ends without a line break, so its last row may be cut short.
+
+    A row cut inside its last field still has every field and passes every check, so it
+    is accepted; the warning (on stderr in the CLI) says which line to compare with the
+    source. Files written by spreadsheets and pandas end with a line break.
+    """
+    logger.warning("%s does not end with a line break: its last row (line %d) may have been "
+                   "cut short (an interrupted download or copy); compare it with the source",
+                   path, line)
 
 
 def finish(frame: pd.DataFrame, log: RejectLog, rows_read: int, path: str | Path) -> ReadResult:

@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 
 from geointel.errors import CRSError, DataFileError
-from geointel.io._geo import BNG, WGS84
+from geointel.io._geo import BNG, EASTING_RANGE, NORTHING_RANGE, WGS84
 from geointel.io._table import FILE, LINE, ReadResult, RejectLog
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,12 @@ def _read_frame(path: Path, layer: str | None) -> gpd.GeoDataFrame:
         raise DataFileError(path, f"cannot be read as a {KIND}: {err}",
                             fix="check the file is complete (a Shapefile needs its .shp, "
                                 ".shx and .dbf together), or download it again") from None
+    except UnicodeDecodeError as err:  # pyogrio decodes attribute text as UTF-8
+        raise DataFileError(path, f"has attribute text that is not UTF-8 (byte "
+                                  f"0x{err.object[err.start]:02x})",
+                            fix="re-save it with UTF-8 text (GeoJSON must be UTF-8; for a "
+                                "Shapefile, a .cpg file beside it names its encoding)"
+                            ) from None
 
 
 def _with_crs(path: Path, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -216,6 +222,14 @@ def read_boundaries(path: str | Path, *, layer: str | None = None) -> ReadResult
             frame.loc[fixed.index, "geometry"] = gpd.GeoSeries(fixed, crs=frame.crs)
             log.info("%s: repaired %d invalid geometries (features %s)", path, len(fixed),
                      ", ".join(str(n) for n in frame.loc[fixed.index, LINE].head(10)))
+    if frame.crs.to_epsg() != 27700:
+        frame = gpd.GeoDataFrame(frame).to_crs(BNG)
+    box = frame.geometry.bounds
+    near = (np.isfinite(box.to_numpy()).all(axis=1) & (box["maxx"] >= EASTING_RANGE[0])
+            & (box["minx"] <= EASTING_RANGE[1]) & (box["maxy"] >= NORTHING_RANGE[0])
+            & (box["miny"] <= NORTHING_RANGE[1]))
+    frame = rejects.take(frame, ~near, "geometry lies wholly outside Great Britain (wrong CRS, "
+                                       "or longitude and latitude swapped?)")
     frame = rejects.take(frame, frame["code"] == "", f"{columns.code} is blank")
     first = frame.groupby("code")[LINE].transform("min")
     frame = rejects.take(frame, frame["code"].duplicated(keep="first"),
@@ -223,7 +237,5 @@ def read_boundaries(path: str | Path, *, layer: str | None = None) -> ReadResult
                          + first.astype(str) + ")")
     data = gpd.GeoDataFrame(frame[COLUMNS].reset_index(drop=True), geometry="geometry",
                             crs=frame.crs)
-    if data.crs.to_epsg() != 27700:
-        data = data.to_crs(BNG)
     return ReadResult(data=data, rejects=rejects.frame(), rows_read=len(raw),
                       sources=(str(path),))

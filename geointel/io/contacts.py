@@ -46,9 +46,11 @@ from geointel.io._table import (
     LINE,
     ReadResult,
     RejectLog,
+    describe_header,
     empty_rejects,
     finish,
     read_csv_rows,
+    warn_no_final_newline,
 )
 from geointel.network._duck import connect, fetch
 from geointel.privacy import is_raw_identifier, pseudonymise
@@ -73,9 +75,17 @@ _PARQUET = (".parquet", ".pq")
 _CSV_OPTIONS = ("header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
                 "null_padding = false")
 _CSV = (".csv", ".txt", ".csv.gz")
-# Phone numbers (0..., +44..., 44...) and 15-digit IMEIs inside free text.
-_NUMBER_IN_TEXT = re.compile(r"(?<![\w+])(?:(?:\+|00)?44[\s-]?|0)\d[\d\s\-()]{6,14}\d(?!\w)"
-                             r"|(?<!\w)\d{15}(?!\w)")
+#: Phone numbers and IMEIs inside free text. A UK number: ``0``, ``44``, ``+44`` or
+#: ``0044`` (``+44 (0)`` too), then 9-10 more digits with at most one space, dot or dash
+#: between digits (``+44 (0) 7700 900 126``, ``tel:07700.900.128``), or an area code in
+#: brackets (``(01702) 215000``). An IMEI: 15-16 digits, grouped or not
+#: (``35-209900-176148-1``). A number glued to words (``mob07700900126``) counts; dates,
+#: times, counts and codes do not, and :func:`redact_numbers` checks each match.
+_SEP = r"[\s.\-]?"
+_NUMBER_IN_TEXT = re.compile(
+    r"(?<![\d+])(?:(?:(?:\+|00)\s?44\s?(?:\(0\)\s?)?|44[\s.\-]?|0)\d(?:" + _SEP + r"\d){8,9}"
+    r"|\(0\d{2,5}\)" + _SEP + r"\d(?:" + _SEP + r"\d){4,7})(?!\d|[.\-]\d)"
+    r"|(?<![\d.\-])\d(?:" + _SEP + r"\d){14,15}(?!\d|[.\-]\d)")
 
 
 def _check_file(path: Path) -> str:
@@ -114,12 +124,15 @@ def _csv_header(path: Path) -> list[str]:
     import gzip
 
     opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:  # the header line only: the rest may be gigabytes
+        first = fh.readline(1 << 20)
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
-            header = next(csv.reader(fh), [])
-    except UnicodeDecodeError:
-        raise DataFileError(path, "has a header that is not UTF-8 text",
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataFileError(path, f"has a header that is not UTF-8 text (byte "
+                                  f"0x{first[err.start]:02x} on line 1)",
                             fix="re-save it as UTF-8 (in Excel: 'CSV UTF-8')") from None
+    header = next(csv.reader([text.rstrip("\r\n")]), [])
     names = [h.strip() for h in header]
     if len(set(names)) != len(names):
         raise DataFileError(path, "has repeated column names in its header",
@@ -157,9 +170,9 @@ def _load_file(con: Any, path: Path, fmt: str, i: int) -> tuple[str, pd.DataFram
     stripped = {c.strip(): c for c in cols if c != "file_row_number"}
     missing = [c for c in REQUIRED if c not in stripped]
     if missing:
-        shown = ", ".join(repr(c) for c in list(stripped)[:15])
         raise DataFileError(
-            path, f"has no column {', '.join(repr(c) for c in missing)} (header has: {shown})",
+            path, f"has no column {', '.join(repr(c) for c in missing)} "
+                  f"({describe_header(list(stripped))})",
             fix=f"check that this is a {KIND}; the columns needed are {', '.join(REQUIRED)}")
     select = ", ".join(
         (f"CAST({_ident(stripped[c])} AS VARCHAR)" if c in stripped else "NULL::VARCHAR")
@@ -177,10 +190,24 @@ def _load_file(con: Any, path: Path, fmt: str, i: int) -> tuple[str, pd.DataFram
     rejects = fetch(con, f"SELECT line, min(error_type) AS error_type, "
                     f"min(error_message) AS msg FROM rej{i} GROUP BY line ORDER BY line")
     _number_csv_lines(con, path, table, rejects["line"].tolist())
+    if not path.name.lower().endswith(".gz") and not _ends_with_newline(path):
+        last = con.execute(f"SELECT max(_line) FROM {table}_v").fetchone()[0]
+        lines = [int(v) for v in [last, *rejects["line"].tolist()] if v is not None]
+        if lines:
+            warn_no_final_newline(path, max(lines))
     reasons = [_structural_reason(t, m) for t, m in
                zip(rejects["error_type"], rejects["msg"], strict=True)]
     return table, pd.DataFrame({"file": str(path), "line": rejects["line"].astype("int64"),
                                 "reason": pd.Series(reasons, dtype=str)})
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        if size == 0:
+            return True
+        fh.seek(size - 1)
+        return fh.read(1) in (b"\n", b"\r")
 
 
 def _structural_reason(error_type: str, message: str) -> str:

@@ -28,7 +28,15 @@ import pandas as pd
 
 from geointel.errors import DataFileError
 from geointel.io._geo import BNG, WGS84, bng_problems, lonlat_problems, points_bng
-from geointel.io._table import FILE, LINE, ReadResult, RejectLog, finish, read_csv_rows
+from geointel.io._table import (
+    FILE,
+    LINE,
+    ReadResult,
+    RejectLog,
+    describe_header,
+    finish,
+    read_csv_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -204,9 +212,8 @@ def read_population(path: str | Path) -> ReadResult:
     elif TS001_CODE in columns and _normalise(TS001_TOTAL) in columns:
         data = _ts001(frame, rejects, columns)
     else:
-        shown = ", ".join(repr(h) for h in headers[:8])
         raise DataFileError(
-            path, f"is not a {POPULATION_KIND} (header has: {shown})",
+            path, f"is not a {POPULATION_KIND} ({describe_header(headers)})",
             fix="use the Census 2011 LSOA table (lsoa11_code, usual_residents, households, "
                 f"area_hectares ...) or Census 2021 TS001 at LSOA level ({TS001_CODE!r}, "
                 f"{TS001_TOTAL!r})")

@@ -22,7 +22,7 @@ import logging
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path, PurePosixPath
 
 from geointel.errors import DataFileError, ValidationError
@@ -78,6 +78,71 @@ give a path inside the data directory, without '..'
         raise ValidationError(
             f"path {text!r} {why} outside the data directory {root}; give a path inside it "
             "(copy the file into the data directory first if it lives elsewhere)")
+    return candidate
+
+
+#: Folders of the data directory where partner files (registers) live.
+PARTNER_DIRS = ("uploads", "samples")
+#: Police-only files of the sample (contact records, intelligence, cell sites, disruption
+#: log): never read as a partner register, whoever asks.
+POLICE_ONLY = frozenset({"contacts.csv", "intel.csv", "cells.csv", "disruptions.csv"})
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links too
+    except OSError:
+        return False
+
+
+def partner_file(user_path: str | os.PathLike[str], *, base: Path,
+                 protected: Mapping[str, Path] | None = None) -> Path:
+    """A partner CSV named by a user, refused unless it is where partner files live.
+
+    The path must pass :func:`safe_path`, end in ``.csv`` and be directly inside one of
+    :data:`PARTNER_DIRS` of ``base``; the sample's police-only files (:data:`POLICE_ONLY`)
+    and every file in ``protected`` (the pseudonymisation key, the accounts file, the
+    audit log: ``{what it is: path}``) are refused by name, wherever they are configured
+    to live, so that a reader's error message can never show a line of them.
+
+    Raises
+    ------
+    ValidationError
+        Saying why the path is refused and what to give instead.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> base = Path(tempfile.mkdtemp())
+    >>> partner_file("samples/deaths.csv", base=base) == base.resolve() / "samples/deaths.csv"
+    True
+    >>> partner_file("pseudonym.key", base=base,
+    ...              protected={"the pseudonymisation key": base / "pseudonym.key"})
+    Traceback (most recent call last):
+    ...
+    geointel.errors.ValidationError: path 'pseudonym.key' is the pseudonymisation key, which \
+is never read as a partner file; give a CSV in uploads/ or samples/ of the data directory
+    """
+    candidate = safe_path(user_path, base=base)
+    shown = os.fspath(user_path)
+    where = "give a CSV in " + " or ".join(f"{d}/" for d in PARTNER_DIRS) + \
+        " of the data directory"
+    for what, path in (protected or {}).items():
+        if _same_file(candidate, Path(path)):
+            raise ValidationError(f"path {shown!r} is {what}, which is never read as a partner "
+                                  f"file; {where}")
+    root = Path(base).resolve()
+    if candidate.suffix.lower() != ".csv":
+        raise ValidationError(f"path {shown!r} is not a .csv file; partner registers are CSV "
+                              f"files: {where}")
+    if candidate.parent not in {(root / d).resolve() for d in PARTNER_DIRS}:
+        raise ValidationError(f"path {shown!r} is not in a folder of partner files; {where} "
+                              "(upload the file, or copy it into uploads/)")
+    if candidate.parent == (root / "samples").resolve() and candidate.name in POLICE_ONLY:
+        raise ValidationError(f"path {shown!r} is police-only sample data (contacts, "
+                              f"intelligence, cells, disruptions), not a partner register; {where}")
     return candidate
 
 

@@ -21,6 +21,7 @@ streamlit_testing = pytest.importorskip("streamlit.testing.v1")
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long test passphrase"
 USERS = {"ann": "analyst", "pat": "planner", "vic": "viewer"}
+KEY_NOW, KEY_BEFORE = bytes(range(32)), bytes(range(100, 132))
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setattr(auth, "ARGON2_PROFILE", "CHEAPEST")
     paths = {"accounts": tmp_path / "accounts.toml", "audit": tmp_path / "audit.sqlite",
              "key": tmp_path / "pseudonym.key", "data": tmp_path / "data"}
-    paths["key"].write_text("11" * 32)
+    paths["key"].write_text(KEY_NOW.hex())
     paths["data"].mkdir()
     for name, value in {"ACCOUNTS_FILE": "accounts", "AUDIT_FILE": "audit",
                         "KEY_FILE": "key", "DATA_DIR": "data"}.items():
@@ -148,7 +149,7 @@ def test_a_removed_account_loses_its_session(accounts, app_copy):
 def test_a_changed_key_closes_the_contact_pages(accounts, app_copy):
     audit.record(accounts["audit"], "data_load", user="ann", role="analyst",
                  file="contacts.csv", rows_read=5, accepted=5, rejected=0,
-                 key_fingerprint=key_fingerprint(bytes([0x22]) * 32))
+                 key_fingerprint=key_fingerprint(KEY_BEFORE))
     at = streamlit_testing.AppTest.from_file(str(app_copy), default_timeout=30).run()
     sign_in(at, "ann", PASSWORD)
     assert registered(at) == [p for p in auth.pages_for("analyst")
@@ -156,7 +157,7 @@ def test_a_changed_key_closes_the_contact_pages(accounts, app_copy):
     assert at.error[0].value.startswith("Contact-data pages are closed: data loaded from "
                                         "contacts.csv on ")
     assert "pseudonymised with another key" in at.error[0].value
-    accounts["key"].write_text("22" * 32)  # the original key back: pages open again
+    accounts["key"].write_text(KEY_BEFORE.hex())  # the original key back: pages open again
     at.run()
     assert registered(at) == auth.pages_for("analyst") and not at.error
 
@@ -193,3 +194,26 @@ def test_real_app_routes_each_role_to_its_pages(accounts, user, role):
     sign_in(at, user, PASSWORD)
     assert registered(at) == auth.pages_for(role)
     assert audit.read_events(accounts["audit"])["event"].tolist() == ["sign_in"]
+
+
+def test_five_failed_sign_ins_lock_that_user_name_for_fifteen_minutes(accounts):
+    at = streamlit_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    for _ in range(auth.MAX_FAILED_SIGN_INS):
+        sign_in(at, "pat", "a wrong passphrase!")
+        assert [e.value for e in at.error] == ["Wrong user name or password."]
+    sign_in(at, "pat", PASSWORD)  # the right password, but locked: not even checked
+    assert len(at.error) == 1 and at.error[0].value.startswith(
+        "Too many failed sign-ins for this user name: try again after ")
+    assert "role" not in at.session_state
+    # another session (a new AppTest) is refused too: the count lives in the audit log
+    other = streamlit_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    sign_in(other, "pat", PASSWORD)
+    assert other.error[0].value.startswith("Too many failed sign-ins")
+    # other user names are not affected
+    sign_in(other, "vic", PASSWORD)
+    assert not other.error and other.session_state["user"] == "vic"
+    events = audit.read_events(accounts["audit"])
+    assert events["event"].tolist() == ["sign_in_failed"] * 7 + ["sign_in"]
+    reasons = [d.get("reason") for d in events["detail"]]
+    assert reasons == [None] * 5 + [auth.LOCKED_REASON] * 2 + [None]
+    assert audit.verify_chain(accounts["audit"]) == 8

@@ -82,3 +82,61 @@ def test_a_loaded_register_is_used_for_the_session_and_can_be_put_back(app_audit
     next(b for b in at.button if b.label == "Back to the sample deaths register").click()
     at.run()
     assert "deaths_register" not in at.session_state
+
+
+@pytest.mark.parametrize(("typed", "reason"), [
+    ("pseudonym.key", "is the pseudonymisation key, which is never read as a partner file"),
+    ("accounts.toml", "is the accounts file, which is never read as a partner file"),
+    ("manifest.json", "is not a .csv file"),
+    ("samples/contacts.csv", "police-only sample data"),
+    ("samples/intel.csv", "police-only sample data"),
+    ("samples/truth/lines.csv", "not in a folder of partner files"),
+])
+@pytest.mark.parametrize("role", ["planner", "analyst"])
+def test_the_key_accounts_and_police_files_cannot_be_read_by_path(app_audit, typed, reason,
+                                                                  role):
+    from geointel import audit
+    from geointel.settings import load_settings
+
+    at = _page(role)
+    at.text_input[0].input(typed).run()
+    assert not at.exception
+    assert [reason in e.value for e in at.error] == [True], [e.value for e in at.error]
+    key = load_settings(env={}).resolved_key_file()
+    if key.is_file():  # nothing of the key reaches the page, not even in an error
+        secret = key.read_text(encoding="utf-8").strip()
+        shown = [e.value for e in at.error] + [m.value for m in at.markdown]
+        assert not any(secret[:12] in text for text in shown)
+    assert audit.read_events(app_audit).empty  # nothing was loaded
+
+
+def test_a_key_file_configured_among_the_uploads_is_refused_by_what_it_is(app_audit,
+                                                                         monkeypatch):
+    from app_pages import _cached
+
+    # a deployment that keeps its key as uploads/team.csv (odd, but possible)
+    monkeypatch.setenv("GEOINTEL_KEY_FILE", str(ROOT / "data" / "uploads" / "team.csv"))
+    _cached.settings.clear()
+    at = _page()
+    at.text_input[0].input("uploads/team.csv").run()
+    assert [e.value for e in at.error] == [
+        "path 'uploads/team.csv' is the pseudonymisation key, which is never read as a "
+        "partner file; give a CSV in uploads/ or samples/ of the data directory"]
+
+
+def test_an_upload_setting_above_the_server_cap_is_shown_as_the_server_cap(app_audit,
+                                                                           monkeypatch):
+    import streamlit as st
+
+    from app_pages import _cached
+
+    monkeypatch.setenv("GEOINTEL_UPLOAD_MAX_MB", "1000")
+    _cached.settings.clear()
+    at = _page()
+    server = int(st.get_option("server.maxUploadSize"))
+    assert [c.value for c in at.caption if "server.maxUploadSize" in c.value] == [
+        f"Uploads are limited to {server} MB by the server (server.maxUploadSize in "
+        ".streamlit/config.toml), below the upload_max_mb setting of 1000 MB."]
+    monkeypatch.setenv("GEOINTEL_UPLOAD_MAX_MB", str(server))
+    _cached.settings.clear()
+    assert not [c for c in _page().caption if "server.maxUploadSize" in c.value]

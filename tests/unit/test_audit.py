@@ -121,17 +121,103 @@ def test_not_an_audit_file_is_named(tmp_path):
 
 def test_checked_key_refuses_a_key_other_than_the_recorded_one(tmp_path):
     path, key_file = tmp_path / "a.sqlite", tmp_path / "pseudonym.key"
-    key_file.write_text("11" * 32)
-    assert audit.checked_key(path, key_file, env={}) == bytes([0x11]) * 32  # nothing recorded
+    original, other = bytes(range(32)), bytes(range(1, 33))
+    key_file.write_text(original.hex())
+    assert audit.checked_key(path, key_file, env={}) == original  # nothing recorded
     audit.record(path, "data_load", user="bo", role="analyst", file="contacts.csv",
                  rows_read=3, accepted=3, rejected=0,
-                 key_fingerprint=key_fingerprint(bytes([0x11]) * 32))
+                 key_fingerprint=key_fingerprint(original))
     audit.record(path, "data_load", user="ann", role="planner", file="services.csv",
                  rows_read=3, accepted=3, rejected=0)  # not pseudonymised: no fingerprint
-    assert audit.checked_key(path, key_file, env={}) == bytes([0x11]) * 32
-    env = {"GEOINTEL_PSEUDONYM_KEY": "22" * 32}
+    assert audit.checked_key(path, key_file, env={}) == original
+    env = {"GEOINTEL_PSEUDONYM_KEY": other.hex()}
     with pytest.raises(PrivacyError, match=r"data loaded from contacts\.csv on .* another key"):
         audit.checked_key(path, key_file, env=env)
     key_file.unlink()
     with pytest.raises(PrivacyError, match="no pseudonymisation key"):
         audit.checked_key(path, key_file, env={})
+
+
+# ------------------------------------------------------------------ the CLI's rows
+
+def test_cli_score_records_overrides_and_the_export(tmp_path, monkeypatch, capsys):
+    import getpass
+
+    from geointel.cli import main
+    from geointel.scoring import DEFAULT_SCHEME
+
+    log_path = tmp_path / "audit.sqlite"
+    monkeypatch.setenv("GEOINTEL_AUDIT_FILE", str(log_path))
+    monkeypatch.setenv("GEOINTEL_PSEUDONYM_KEY", bytes(range(32)).hex())
+    lines = tmp_path / "lines.csv"
+    lines.write_text("line_id,messages,customers,runners,reach_km\nL1,400,40,3,50\n"
+                     "L2,30,8,1,2\n", encoding="utf-8")
+    intel = tmp_path / "intel.csv"
+    intel.write_text("subject,weapons,violence,cuckooed_addresses,exploited_children,"
+                     "vulnerable_adults,seizures\nL1,1,1,0,0,0,0\nL2,0,0,0,0,0,0\n",
+                     encoding="utf-8")
+    overrides = tmp_path / "overrides.csv"
+    overrides.write_text("line_id,item,value,by,at,reason\n"
+                         "L2,physical,4,DC Smith,2024-05-04T09:00,firearm seized 3 May\n",
+                         encoding="utf-8")
+    out = tmp_path / "ranked.csv"
+    assert main(["score", "--lines", str(lines), "--intel", str(intel), "--scheme",
+                 str(DEFAULT_SCHEME), "--overrides", str(overrides), "--out", str(out),
+                 "--draws", "5"]) == 0
+    capsys.readouterr()
+    events = audit.read_events(log_path)
+    assert events["event"].tolist() == ["data_load", "override", "export"]
+    assert set(events["user"]) == {getpass.getuser()} and set(events["role"]) == {"cli"}
+    load, override, export = events["detail"]
+    assert (load["kind"], load["file"], load["rows_read"], load["accepted"]) == (
+        "intel", str(intel), 2, 2)
+    assert load["key_fingerprint"] == key_fingerprint(bytes(range(32)))
+    assert (override["line"], override["item"], override["new"], override["reason"],
+            override["file"]) == ("L2", "physical", 4, "firearm seized 3 May", str(overrides))
+    assert export == {"what": "ranked lines", "marking": "OFFICIAL-SENSITIVE",
+                      "file": str(out)}
+    assert audit.verify_chain(log_path) == 3
+
+
+@pytest.mark.mirror
+def test_cli_access_records_the_register_load_and_the_export(tmp_path, monkeypatch, capsys):
+    from geointel.cli import main
+    from geointel.settings import load_settings
+
+    services = load_settings(env={}).samples_dir / "services.csv"
+    if not services.is_file():
+        pytest.skip("the sample is not built")
+    log_path = tmp_path / "audit.sqlite"
+    audit.record(log_path, "sign_in", user="ann", role="planner")  # an existing chain
+    monkeypatch.setenv("GEOINTEL_AUDIT_FILE", str(log_path))
+    assert main(["access", "--area", "E06000033", "--out", str(tmp_path / "acc")]) == 0
+    capsys.readouterr()
+    events = audit.read_events(log_path)
+    assert events["event"].tolist() == ["sign_in", "data_load", "export"]
+    load, export = events["detail"][1], events["detail"][2]
+    assert load["file"] == str(services) and load["kind"] == "services"
+    assert load["rows_read"] == load["accepted"] + load["rejected"]
+    assert export["what"] == "access outputs" and export["marking"] == "OFFICIAL"
+    assert sorted(export["files"]) == ["coverage", "coverage_by_time", "gaps", "gpkg",
+                                       "summary"]
+    assert all(path.startswith(str(tmp_path / "acc")) for path in export["files"].values())
+    assert audit.verify_chain(log_path) == 3
+
+
+def test_read_events_selects_by_user_and_time(tmp_path):
+    import datetime as dt
+
+    log_path = tmp_path / "a.sqlite"
+    audit.record(log_path, "sign_in_failed", user="ann", role=None)
+    audit.record(log_path, "sign_in_failed", user="bo", role=None)
+    audit.record(log_path, "sign_in", user="ann", role="planner")
+    times = audit.read_events(log_path)["when"]
+    assert audit.read_events(log_path, user="ann")["event"].tolist() == [
+        "sign_in_failed", "sign_in"]
+    assert audit.read_events(log_path, event="sign_in_failed", user="ann")["id"].tolist() == [1]
+    since = times.iloc[1].to_pydatetime()
+    assert audit.read_events(log_path, since=since)["id"].tolist() == [2, 3]
+    later = since + dt.timedelta(days=1)
+    assert audit.read_events(log_path, since=later).empty
+    with pytest.raises(ValidationError, match="timezone-aware"):
+        audit.read_events(log_path, since=dt.datetime(2024, 1, 1))

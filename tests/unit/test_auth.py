@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import stat
 
@@ -215,3 +216,49 @@ def test_users_cli(tmp_path, monkeypatch, capsys, cheap):
                                "demo-planner": "planner", "demo-viewer": "viewer"}
     assert listed["oidc_roles"] == {"bo@force.police.uk": "analyst"}
     assert "argon2" not in json.dumps(listed)
+
+
+# ------------------------------------------------------------------ sign-in throttle
+
+T0 = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def _at(*minutes: float) -> list[dt.datetime]:
+    return [T0 + dt.timedelta(minutes=m) for m in minutes]
+
+
+@pytest.mark.parametrize(("failures", "now", "until"), [
+    ((0, 1, 2, 3), 4, None),                  # four failures: not locked
+    ((0, 1, 2, 3, 4), 5, 19),                 # the fifth locks until 15 min after it
+    ((0, 1, 2, 3, 4), 18.99, 19),
+    ((0, 1, 2, 3, 4), 19, None),              # and not a moment longer
+    ((0, 5, 10, 14, 15), 16, 30),             # five within exactly 15 minutes lock
+    ((0, 5, 10, 14, 15.01), 16, None),        # spread over more than 15 do not
+    ((0, 1, 2, 3, 4, 20, 21, 22, 23, 24), 25, 39),  # a second burst locks again
+    ((0, 1, 2, 3, 4, 20), 21, None),          # one failure after the lock is not enough
+])
+def test_locked_until(failures, now, until) -> None:
+    got = auth.locked_until(_at(*failures), now=_at(now)[0])
+    assert got == (None if until is None else _at(until)[0])
+
+
+def test_sign_in_lock_counts_this_users_failures_from_the_audit_log(tmp_path) -> None:
+    from geointel import audit
+
+    log = tmp_path / "audit.sqlite"
+    for _ in range(4):
+        audit.record(log, "sign_in_failed", user="ann", role=None, method="local")
+    audit.record(log, "sign_in_failed", user="bo", role=None, method="local")
+    assert auth.sign_in_lock(log, "ann") is None  # bo's failure is not ann's
+    audit.record(log, "sign_in_failed", user="ann", role=None, method="local")
+    now = dt.datetime.now(dt.UTC)
+    until = auth.sign_in_lock(log, "ann", now=now)
+    last = audit.read_events(log)["when"].iloc[-1].to_pydatetime()
+    assert until == last + auth.LOCKOUT and auth.sign_in_lock(log, "bo") is None
+    # attempts refused while locked are audited but do not extend the lock
+    for _ in range(3):
+        audit.record(log, "sign_in_failed", user="ann", role=None, method="local",
+                     reason=auth.LOCKED_REASON)
+    assert auth.sign_in_lock(log, "ann", now=now) == until
+    assert auth.sign_in_lock(log, "ann", now=until) is None
+    assert auth.sign_in_lock(tmp_path / "none.sqlite", "ann") is None  # no log yet

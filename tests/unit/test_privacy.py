@@ -48,14 +48,35 @@ def test_key_from_env_wins_over_file(tmp_path, key):
     path = write_key(tmp_path / "k.key", key)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert load_key(path, env={}) == key
-    assert load_key(path, env={"GEOINTEL_PSEUDONYM_KEY": (b"e" * 20).hex()}) == b"e" * 20
+    other = bytes(range(100, 120))
+    assert load_key(path, env={"GEOINTEL_PSEUDONYM_KEY": other.hex()}) == other
 
 
-def test_missing_or_short_key_is_refused(tmp_path):
+@pytest.mark.parametrize(("value", "message"), [
+    ("abcd", "shorter than 16 bytes"),                          # hex, 2 bytes
+    ("00112233445566778899aabbccddee", "shorter than 16 bytes"),  # hex, 15 bytes
+    ("correct horse battery", "not hex and shorter than 32 characters"),
+    ("sixteen chars!!!", "not hex and shorter than 32 characters"),
+    ("0" * 64, "one byte repeated"),
+    ("ab" * 32, "one byte repeated"),
+    ("z" * 40, "one byte repeated"),
+])
+def test_short_or_placeholder_keys_are_refused(value, message):
+    with pytest.raises(PrivacyError, match=message):
+        load_key(None, env={"GEOINTEL_PSEUDONYM_KEY": value})
+
+
+def test_hex_and_passphrase_keys_at_the_limits_are_accepted():
+    sixteen = bytes(range(16))
+    assert load_key(None, env={"GEOINTEL_PSEUDONYM_KEY": sixteen.hex()}) == sixteen
+    phrase = "a passphrase of thirty-two chars"
+    assert len(phrase) == 32
+    assert load_key(None, env={"GEOINTEL_PSEUDONYM_KEY": phrase}) == phrase.encode()
+
+
+def test_missing_key_is_refused(tmp_path):
     with pytest.raises(PrivacyError, match="no pseudonymisation key"):
         load_key(tmp_path / "absent.key", env={})
-    with pytest.raises(PrivacyError, match="shorter than 16 bytes"):
-        load_key(None, env={"GEOINTEL_PSEUDONYM_KEY": "abcd"})
 
 
 def test_existing_key_is_never_overwritten(tmp_path, key):

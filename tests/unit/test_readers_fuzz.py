@@ -4,8 +4,8 @@ Two kinds of input, for each of the eleven readers:
 
 * random files: a header drawn from the reader's real header plus junk names, and rows
   whose cells are real values, unicode, quotes, commas, newlines, blanks, huge numbers and
-  ``NaN``/``inf`` strings (GeoJSON features with random properties and geometries for
-  boundaries);
+  ``NaN``/``inf`` strings (GeoJSON features with random properties, some of them bytes
+  that are not UTF-8, and random geometries for boundaries);
 * mutated real files: the first 200 rows of the open-data mirror file (or of the built
   sample), then truncated at a random byte, with lines deleted, duplicated or swapped,
   bytes flipped, a BOM added, CRLF line ends, or another encoding.
@@ -198,13 +198,18 @@ def random_csv(draw: st.DrawFn, reader: Reader) -> bytes:
 
 
 _NUM = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**20, 10**20)
+#: Text holding bytes that are not UTF-8 (written out through surrogateescape): a Latin-1
+#: e-acute, a cp1252 dash, a lone continuation byte, a truncated two-byte sequence.
+_NOT_UTF8 = st.sampled_from(["Caf\udce9", "Leigh \udc96 Sea", "\udc80", "Southend \udcc3",
+                             "\udcff\udcfe"])
 
 
 @st.composite
 def random_geojson(draw: st.DrawFn, reader: Reader) -> bytes:
     doc = json.loads(real_head(reader))
     props = list(doc["features"][0]["properties"])
-    values = st.none() | st.text(max_size=10) | _NUM | st.sampled_from(["E01015814", ""])
+    values = (st.none() | st.text(max_size=10) | _NUM | st.sampled_from(["E01015814", ""])
+              | _NOT_UTF8)
     ring = st.lists(st.tuples(_NUM, _NUM).map(list), min_size=0, max_size=5)
     geometry = st.one_of(
         st.none(),
@@ -216,14 +221,22 @@ def random_geojson(draw: st.DrawFn, reader: Reader) -> bytes:
     )
     features = draw(st.lists(st.fixed_dictionaries({
         "type": st.just("Feature"),
-        "properties": st.dictionaries(st.sampled_from(props) | st.text(max_size=6), values,
+        "properties": st.dictionaries(st.sampled_from(props) | st.text(max_size=6)
+                                      | _NOT_UTF8, values,
                                       max_size=len(props) + 2),
         "geometry": geometry,
     }), max_size=5))
     body = {"type": "FeatureCollection", "features": features}
     if draw(st.booleans()):
         body["crs"] = doc.get("crs") or draw(st.sampled_from([{"type": "name"}, None]))
-    return json.dumps(body, allow_nan=True).encode("utf-8")
+    text = json.dumps(body, allow_nan=True, ensure_ascii=False)
+    # lone surrogates of _NOT_UTF8 become the raw bytes they stand for; now and then the
+    # whole file is Latin-1 (an export from an old GIS), which breaks any non-ASCII text
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8", "latin-1"]))
+    try:
+        return text.encode(encoding, errors="surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", errors="surrogateescape")
 
 
 # ------------------------------------------------------------------ mutations

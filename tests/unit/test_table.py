@@ -102,3 +102,26 @@ def test_concat_and_summary():
     both = concat_results([a, b])
     assert both.summary() == {"files": 2, "rows_read": 5, "rows_accepted": 3,
                               "rows_rejected": 2, "reject_reasons": {"bad": 2}}
+
+
+@pytest.mark.parametrize(("first_line", "shown", "hidden"), [
+    # a key, a TOML comment, a sentence: one field, never echoed
+    (b"6046ffa0ccd49727d056437cf5df183548527db8a8361b604bd45b404dd3884d",
+     "its first line has no separator, so it is not a CSV header", "6046ff"),
+    (b"# geointel accounts", "its first line has no separator", "geointel accounts"),
+    (b"supersecretpassphrase", "its first line has no separator", "supersecret"),
+    # a real header is shown, names cut to 40 characters, at most 15 names
+    (b"date,lsoa", "header has: 'date', 'lsoa'", None),
+    (b"a," + b"x" * 60, "header has: 'a', '" + "x" * 40 + "\u2026'", "x" * 41),
+    (b",".join(b"c%d" % i for i in range(20)), "'c14' and 5 more", "'c15'"),
+    (b"date,<img src=x onerror=alert(1)>", "(a name that is not plain text)", "onerror"),
+])
+def test_missing_columns_error_never_echoes_a_line_that_is_not_a_header(
+        tmp_path: Path, first_line: bytes, shown: str, hidden: str | None) -> None:
+    path = tmp_path / "wrong.csv"
+    path.write_bytes(first_line + b"\n1,2\n")
+    with pytest.raises(DataFileError, match="has no column 'name'") as err:
+        read_csv_rows(path, required=["name"], kind="services register")
+    assert shown in str(err.value)
+    if hidden is not None:
+        assert hidden not in str(err.value)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geointel.errors import DataFileError, GeointelError, ValidationError
-from geointel.io.uploads import MAX_NAME, accept_upload, safe_path
+from geointel.io.uploads import MAX_NAME, accept_upload, partner_file, safe_path
 
 CSV = b"date,lsoa_code\n2024-01-02,E01021234\n"
 
@@ -24,6 +24,84 @@ def base(tmp_path: Path) -> Path:
     (d / "samples").mkdir(parents=True)
     (d / "samples" / "deaths.csv").write_bytes(CSV)
     return d
+
+
+# ------------------------------------------------------------------ partner_file
+
+KEY_TEXT = "6046ffa0ccd49727d056437cf5df183548527db8a8361b604bd45b404dd3884d\n"
+
+
+@pytest.fixture
+def secrets_base(base: Path) -> tuple[Path, dict[str, Path]]:
+    """A data directory with a key, accounts, audit log and police-only sample files."""
+    (base / "pseudonym.key").write_text(KEY_TEXT)
+    (base / "accounts.toml").write_text("# geointel accounts\n")
+    (base / "audit.sqlite").write_bytes(b"SQLite format 3\x00")
+    (base / "uploads").mkdir()
+    (base / "uploads" / "mine.csv").write_bytes(CSV)
+    for name in ("contacts.csv", "intel.csv", "cells.csv", "disruptions.csv"):
+        (base / "samples" / name).write_bytes(CSV)
+    (base / "samples" / "truth").mkdir()
+    (base / "samples" / "truth" / "lines.csv").write_bytes(CSV)
+    (base / "police.csv").write_bytes(CSV)
+    protected = {"the pseudonymisation key": base / "pseudonym.key",
+                 "the accounts file": base / "accounts.toml",
+                 "the audit log": base / "audit.sqlite"}
+    return base, protected
+
+
+@pytest.mark.parametrize("given_path", ["samples/deaths.csv", "uploads/mine.csv",
+                                        "./uploads//mine.csv", "samples/DEATHS-new.CSV"])
+def test_partner_file_accepts_csvs_where_partner_files_live(
+        secrets_base: tuple[Path, dict[str, Path]], given_path: str) -> None:
+    base, protected = secrets_base
+    got = partner_file(given_path, base=base, protected=protected)
+    assert got == (base / given_path).resolve()
+
+
+@pytest.mark.parametrize(("given_path", "match"), [
+    ("pseudonym.key", "is the pseudonymisation key, which is never read"),
+    ("./pseudonym.key", "is the pseudonymisation key"),
+    ("accounts.toml", "is the accounts file"),
+    ("audit.sqlite", "is the audit log"),
+    ("manifest.json", "is not a .csv file"),
+    ("police.csv", "not in a folder of partner files"),
+    ("samples/truth/lines.csv", "not in a folder of partner files"),
+    ("samples/contacts.csv", "police-only sample data"),
+    ("samples/intel.csv", "police-only sample data"),
+    ("samples/cells.csv", "police-only sample data"),
+    ("samples/disruptions.csv", "police-only sample data"),
+    ("../pseudonym.key", "goes up a directory"),
+])
+def test_partner_file_refuses_secrets_and_police_files(
+        secrets_base: tuple[Path, dict[str, Path]], given_path: str, match: str) -> None:
+    base, protected = secrets_base
+    with pytest.raises(ValidationError, match=match) as err:
+        partner_file(given_path, base=base, protected=protected)
+    assert "6046ff" not in str(err.value)
+
+
+def test_partner_file_refuses_a_key_configured_as_a_csv_among_uploads(base: Path) -> None:
+    # the protected files are refused by what they are, wherever they are configured
+    (base / "uploads").mkdir()
+    key = base / "uploads" / "key.csv"
+    key.write_text(KEY_TEXT)
+    with pytest.raises(ValidationError, match="is the pseudonymisation key"):
+        partner_file("uploads/key.csv", base=base,
+                     protected={"the pseudonymisation key": key})
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_partner_file_refuses_links_to_the_key(
+        secrets_base: tuple[Path, dict[str, Path]], link: str) -> None:
+    base, protected = secrets_base
+    alias = base / "uploads" / "innocent.csv"
+    if link == "symlink":
+        alias.symlink_to(base / "pseudonym.key")
+    else:
+        os.link(base / "pseudonym.key", alias)
+    with pytest.raises(ValidationError, match="is the pseudonymisation key"):
+        partner_file("uploads/innocent.csv", base=base, protected=protected)
 
 
 # ------------------------------------------------------------------ safe_path
