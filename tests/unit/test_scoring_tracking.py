@@ -310,7 +310,7 @@ def test_track_drug_offences_in_whole_months_around_the_action():
 
 # --- the pseudonymisation key travels with the lines outputs -------------------------------
 
-KEY_A, KEY_B = bytes([0xAA]) * 32, bytes([0xBB]) * 32
+KEY_A, KEY_B = bytes(range(32)), bytes(range(32, 64))  # distinct bytes: a real-looking key
 
 
 def test_lines_and_activity_made_under_another_key_are_refused(tmp_path):
