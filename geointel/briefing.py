@@ -60,7 +60,7 @@ from geointel.maps import (
     map_figure,
     static_map_png,
 )
-from geointel.privacy import check_no_small_counts, partner_layers, suppress_small_counts
+from geointel.privacy import check_no_small_counts, partner_layers
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -263,22 +263,20 @@ def operation_briefing(
 
 
 def _suppressed(table: pd.DataFrame, *, count: str, threshold: int) -> pd.DataFrame:
-    """``table`` with small counts (and their complements) hidden and their rates blanked."""
+    """``table`` through :func:`geointel.harm.suppress_small` (missing counts are 0), checked."""
+    from geointel.harm import suppress_small
+
     values = pd.to_numeric(table[count], errors="coerce").fillna(0)
-    out = suppress_small_counts(table.assign(**{count: values}), columns=[count],
-                                threshold=threshold)
-    hidden = out.pop(f"{count}_suppressed").to_numpy()
-    for col in ("rate", "rate_lower", "rate_upper"):
-        if col in out.columns:
-            out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
-            out.loc[hidden, col] = np.nan
-    for col in ("comparison", "rank"):
-        if col in out.columns:
-            out[col] = out[col].astype("object")
-            out.loc[hidden, col] = None
-    out["suppressed"] = hidden
+    out = suppress_small(table.assign(**{count: values}), threshold=threshold, count=count)
     check_no_small_counts(out, columns=[count], threshold=threshold)
     return out
+
+
+def _total(table: pd.DataFrame, source: pd.DataFrame, count: str) -> str:
+    """The total of ``source[count]``, or why it is withheld (see ``total_published``)."""
+    if not table.attrs.get("total_published", True):
+        return "withheld (small numbers)"
+    return _n(pd.to_numeric(source[count]).sum())
 
 
 #: Column headings (with units) of the board pack's tables and map layers.
@@ -383,7 +381,7 @@ def board_briefing(
     harm["rate"] = harm["rate"].round(2)
     hidden = int(harm["suppressed"].sum())
     figs: list[tuple[str, str]] = [
-        (f"Drug offences (police.uk{when})", _n(pd.to_numeric(harm_areas["count"]).sum())),
+        (f"Drug offences (police.uk{when})", _total(harm, harm_areas, "count")),
         (f"{level_name.capitalize()}s with offence counts suppressed (small numbers)",
          f"{hidden} of {len(harm)}"),
     ]
@@ -407,8 +405,8 @@ def board_briefing(
     if deaths_areas is not None:
         dead = _suppressed(deaths_areas, count="count", threshold=threshold)
         dead["rate"] = dead["rate"].round(1)
-        figs.append((f"Drug deaths in the register{d_when}", _n(pd.to_numeric(
-            deaths_areas["count"]).sum())))
+        figs.append((f"Drug deaths in the register{d_when}",
+                     _total(dead, deaths_areas, "count")))
         notes.append(_suppression_note("death", int(dead["suppressed"].sum()), len(dead),
                                        level_name, threshold))
         dead = dead.rename(columns=_DEATH_COLUMNS)

@@ -782,7 +782,8 @@ def suppress_small(table: pd.DataFrame, *, threshold: int,
     A ``suppressed`` column says which rows were hidden; their rates, intervals,
     comparison and rank are blanked too. A ranked table is re-ranked among the published
     rows and its hidden rows are put last in code order, so neither the ranks nor the
-    order say where a hidden rate lies.
+    order say where a hidden rate lies. ``result.attrs["total_published"]`` says whether
+    the total may go out beside the table (``False`` after the fallback above).
 
     Examples
     --------
@@ -825,6 +826,7 @@ def suppress_small(table: pd.DataFrame, *, threshold: int,
     if "rank" in out.columns:
         order = ["suppressed", "rank"] + [c for c in ("code",) if c in out.columns]
         out = out.sort_values(order, na_position="last", kind="stable").reset_index(drop=True)
+    out.attrs["total_published"] = not no_total
     return out
 
 

@@ -136,6 +136,20 @@ def test_board_briefing_suppresses_small_counts_and_blanks_their_rates():
     assert f"{int(hidden.sum())} of 7 wards have their offence count suppressed" in cover
 
 
+def test_board_briefing_withholds_a_total_that_would_give_hidden_counts_away():
+    # deaths of 1 in each of three wards: with the total (3) published, every hidden cell
+    # would be exactly 1, so the pack goes out without the total instead of failing
+    deaths = _wards([1, 1, 1, 0, 0, 0, 0])
+    b = br.board_briefing(_wards([0, 2, 7, 12, 30, 3, 9]), marking=PARTNER, threshold=5,
+                          deaths_areas=deaths, date=DATE)
+    figures = dict(b.key_figures)
+    assert figures["Drug deaths in the register"] == "withheld (small numbers)"
+    assert figures["Drug offences (police.uk)"] == "63"  # that total protects its cells
+    dead = next(layer.frame for layer in b.layers if "deaths" in layer.name)
+    assert dead["drug deaths"].isna().sum() == 3
+    assert (dead["drug deaths"].dropna() == 0).all()
+
+
 def test_board_briefing_states_provenance_period_and_units_and_rounds_for_reading():
     wards = _wards([47, 79, 0, 12]).assign(rate=[9.96607294317218, 7.744339, 0.0, 1.0])
     gaps = pd.DataFrame({"rank": [1], "lsoa_code": ["E01021680"],
