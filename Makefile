@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
 #   make demo   virtualenv, install, obtain open data, build the sample, start the app
-#   make test   the same set-up, then the whole test suite (what CI runs)
+#   make test   the same set-up, lint (ruff, mypy), then the whole test suite (what CI runs)
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -15,7 +15,7 @@ demo: data sample vendor
 	@test -f data/accounts.toml || $(BIN)/geointel users demo
 	$(BIN)/streamlit run app.py
 
-test: data sample vendor browser
+test: lint data sample vendor browser
 	$(BIN)/python -m pytest -q
 
 setup: $(VENV)/.installed
