@@ -1,5 +1,6 @@
-"""Data: which data are in use (sources, dates, licences), each reader's reject report, and
-loading a partner file (services or deaths register) by upload or by path."""
+"""Data: which data are in use (sources, dates obtained, months covered, licences), each
+reader's reject report, and loading a partner file (services or deaths register) by upload
+or by path."""
 
 import json
 
@@ -24,7 +25,8 @@ data_dir = str(cfg.data_dir)
 def counts(label: str, result: object) -> dict:
     """One row of the reject report table for a reader's result."""
     summary = result.summary()  # type: ignore[attr-defined]
-    return {"data": label, "files": summary["files"], "rows read": summary["rows_read"],
+    return {"data": label, "covers": result.months(),  # type: ignore[attr-defined]
+            "files": summary["files"], "rows read": summary["rows_read"],
             "accepted": summary["rows_accepted"], "rejected": summary["rows_rejected"]}
 
 

@@ -74,6 +74,18 @@ class ReadResult:
     def rows_rejected(self) -> int:
         return len(self.rejects)
 
+    def months(self) -> str:
+        """First to last ``month`` (YYYY-MM) of the accepted rows; ``""`` without months.
+
+        >>> r = ReadResult(pd.DataFrame({"month": ["2019-02", "2018-10"]}), empty_rejects(), 2)
+        >>> r.months()
+        '2018-10 to 2019-02'
+        """
+        if "month" not in self.data.columns or not self.data["month"].notna().any():
+            return ""
+        first, last = self.data["month"].dropna().astype(str).agg(["min", "max"])
+        return first if first == last else f"{first} to {last}"
+
     def summary(self) -> dict[str, object]:
         """Counts for the CLI's ``--json`` output and the app's reject report."""
         reasons = self.rejects["reason"].value_counts().sort_index()

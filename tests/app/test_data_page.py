@@ -36,6 +36,10 @@ def test_data_page_lists_the_manifest_and_reader_counts():
     assert (police["rows read"], police["rejected"]) == (direct.rows_read,
                                                          direct.rows_rejected)
     assert (report["rows read"] == report["accepted"] + report["rejected"]).all()
+    # the months each dataset covers, from its own accepted rows
+    months = sorted(direct.data["month"].unique())
+    assert police["covers"] == f"{months[0]} to {months[-1]}"
+    assert report.loc["IMD 2019", "covers"] == ""
     assert "SYNTHETIC" in at.warning[0].value
 
 
