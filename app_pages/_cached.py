@@ -129,18 +129,9 @@ def disruption_outcomes(path: str) -> tuple[dict[str, int], pd.DataFrame]:
 @st.cache_resource(show_spinner="Placing LSOA polygons…")
 def units(codes: tuple[str, ...], data_dir: str, level: str) -> gpd.GeoDataFrame:
     """Polygons of the Area at ``level`` (``code``, ``name``, ``lad_code``; LSOAs dissolved)."""
-    from geointel.harm import LEVELS
+    from geointel.maps import area_polygons
 
-    lsoas = area(codes, data_dir).lsoas
-    code_col, name_col = LEVELS[level]
-    frame = gpd.GeoDataFrame({"code": lsoas[code_col].to_numpy(),
-                              "name": lsoas[name_col].to_numpy(),
-                              "lad_code": lsoas["lad_code"].to_numpy()},
-                             geometry=lsoas.geometry.to_numpy(), crs=lsoas.crs)
-    if level != "lsoa":
-        frame = frame.dissolve(by="code", aggfunc={"name": "first", "lad_code": "first"}
-                               ).reset_index()
-    return frame.set_geometry(frame.geometry.simplify(WEB_TOLERANCE_M))
+    return area_polygons(area(codes, data_dir).lsoas, level, tolerance=WEB_TOLERANCE_M)
 
 
 @st.cache_resource(show_spinner="Computing rates and hotspots…")
@@ -155,15 +146,14 @@ def harm_view(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
     """
     from geointel import harm, hotspots
 
-    lsoas = area(codes, data_dir).lsoas
-    lsoas = lsoas.loc[lsoas["lad_code"].isin(lads)].reset_index(drop=True)
+    every = area(codes, data_dir).lsoas
+    lsoas = every.loc[every["lad_code"].isin(lads)].reset_index(drop=True)
     chosen = harm.select_period(offences(data_dir, crime_types), start=start, end=end)
     rates = harm.rate_table(chosen, lsoas, level=level)  # type: ignore[arg-type]
-    death_rates = harm.suppress_small(
-        # the register's whole period, as the Harm page says (police months are few)
-        harm.register_rates(deaths(deaths_path).data, lsoas,
-                            level=level),  # type: ignore[arg-type]
-        threshold=suppression)
+    # deaths by ward only, over the register's whole period (police months are few), and
+    # the chosen authorities' rows of the one partner table, never a recount
+    death_rates = harm.partner_deaths(deaths(deaths_path).data, every, threshold=suppression)
+    death_rates = death_rates.loc[death_rates["lad_code"].isin(lads)].reset_index(drop=True)
     per_lsoa = rates if level == "lsoa" else harm.rate_table(chosen, lsoas)
     layer = lsoas[["lsoa_code", "lsoa_name", "ward_name", "lad_name", "imd_decile",
                    "geometry"]].merge(
@@ -235,8 +225,9 @@ def harm_map(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
     shapes = units(codes, data_dir, level)
     shapes = shapes.loc[shapes["lad_code"].isin(lads), ["code", "geometry"]]
     rates = shapes.merge(view["rates"], on="code")
-    dead = shapes.merge(view["deaths"].assign(rate=view["deaths"]["rate"].astype(float)),
-                        on="code")
+    wards = units(codes, data_dir, "ward")[["code", "geometry"]]
+    dead = wards.merge(view["deaths"].assign(rate=view["deaths"]["rate"].astype(float)),
+                       on="code")
     dead["count"] = dead["count"].astype("string").fillna("suppressed")
     lsoa = units(codes, data_dir, "lsoa")[["code", "geometry"]].merge(
         view["lsoa"].drop(columns="geometry"), left_on="code", right_on="lsoa_code")
@@ -245,7 +236,7 @@ def harm_map(codes: tuple[str, ...], data_dir: str, lads: tuple[str, ...],
         _base(codes, data_dir, lads),
         MapLayer(f"{what} offences per 1,000 residents", rates, "choropleth",
                  column="rate", popup=["name", "code", "count", "rate", "comparison"]),
-        MapLayer("Drug deaths per 100,000 (whole register)", dead, "choropleth",
+        MapLayer("Drug deaths per 100,000 by ward (whole register)", dead, "choropleth",
                  column="rate", popup=["name", "code", "count", "rate"], show=False,
                  no_value=f"suppressed (1 to {suppression - 1} deaths)"),
         MapLayer(f"Gi* hot and cold spots ({what} offence rate, LSOA)", lsoa, "choropleth",

@@ -87,14 +87,20 @@ cols[0].metric("Offences", f"{int(row['count']):,}")
 cols[1].metric("Rate per 1,000", f"{row['rate']:.2f}",
                help=f"95% CI {row['rate_lower']:.2f} to {row['rate_upper']:.2f}")
 cols[2].metric("Rank", f"{row['rank']} of {len(rates)}")
-dead = deaths.loc[choice]
-cols[3].metric("Drug deaths (register)", "suppressed" if dead["suppressed"]
-               else f"{int(dead['count'])}")
+if choice in deaths.index:  # deaths are published by ward only
+    dead = deaths.loc[choice]
+    cols[3].metric("Drug deaths (register)", "suppressed" if dead["suppressed"]
+                   else f"{int(dead['count'])}")
+else:
+    cols[3].metric("Drug deaths (register)", "by ward only",
+                   help="Drug deaths are published by ward only, so that counts at two "
+                   "levels cannot be differenced; choose the ward geography.")
 st.write(f"{row['name']} ({choice}): {int(row['population']):,} residents in "
          f"{int(row['lsoas'])} LSOA(s); rate {row['rate']:.2f} per 1,000 "
          f"(95% CI {row['rate_lower']:.2f}-{row['rate_upper']:.2f}), "
          f"{row['comparison']} than the area as a whole.")
 st.caption("Drug deaths are from the deaths register (the SYNTHETIC sample by default) over "
-           f"its whole period; counts 1-{cfg.suppression_threshold - 1} are suppressed. "
+           f"its whole period, by ward; counts 1-{cfg.suppression_threshold - 1} are "
+           "suppressed, with enough others that none can be worked out. "
            "Contains public sector information licensed under the Open Government Licence "
            "v3.0. Contains OS data © Crown copyright and database right.")

@@ -39,8 +39,15 @@ st.subheader("Outcome measures")
 offence_months = hotspots.monthly_series(drugs, codes).sum(axis=0)
 # drug deaths: the register's "death" rows, each counting its `count` of people
 dead = harm.select_register(register, lsoas=lsoas)
-death_months = (hotspots.monthly_series(dead, codes, weight="count").sum(axis=0)
-                if len(dead) else None)
+death_months = None
+if len(dead):
+    death_months = hotspots.monthly_series(dead, codes, weight="count").sum(axis=0)
+    deaths_table = harm.suppress_small(pd.DataFrame({"count": death_months}),
+                                       threshold=cfg.suppression_threshold)
+    # the total only where neither the months here nor the partner ward table (the Harm
+    # page, the packs) would give a hidden count away beside it
+    deaths_total = harm.published_total(deaths_table, harm.partner_deaths(
+        register, lsoas, threshold=cfg.suppression_threshold))
 no_deaths = ("The deaths register has no rows of category 'death' (it holds: "
              + (", ".join(sorted(register["category"].unique())) or "no rows")
              + "), so drug deaths are not shown. Load a register with deaths on the Data "
@@ -53,7 +60,7 @@ if death_months is None:
     cols[1].metric("Drug deaths", "none in the register")
 else:
     cols[1].metric(f"Drug deaths ({death_months.index[0]} to {death_months.index[-1]})",
-                   f"{int(death_months.sum()):,}")
+                   deaths_total)
 cols[2].metric(coverage_label(NALOXONE_M, NALOXONE_KINDS), f"{covered:.1%}")
 cols = st.columns(4)
 cols[0].metric("Lines disrupted", f"{outcomes['lines_disrupted']}")
@@ -74,8 +81,6 @@ right.markdown(f"**Drug deaths per month** (counts 1-{cfg.suppression_threshold 
 if death_months is None:
     right.info(no_deaths)
 else:
-    deaths_table = harm.suppress_small(pd.DataFrame({"count": death_months}),
-                                       threshold=cfg.suppression_threshold)
     right.line_chart(deaths_table["count"].astype("Float64").rename("drug deaths"))
 st.markdown("**Disruptions per month by grading**")
 st.line_chart(actions)

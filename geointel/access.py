@@ -488,6 +488,31 @@ def coverage(
     return pd.DataFrame(rows)
 
 
+def suppress_small_weights(table: pd.DataFrame, *, weights: Sequence[str],
+                           threshold: int) -> pd.DataFrame:
+    """Coverage rows (:func:`coverage`, :func:`coverage_by_time`) fit for partner outputs
+    when some ``weights`` count people in small numbers (deaths).
+
+    For those weights ``covered`` and ``total`` are dropped, and ``share`` is kept only
+    when the people within reach and beyond it are each 0 or at least ``threshold``
+    (a share of 2 deaths in 3 would say 1 lies beyond reach). Other rows are kept.
+
+    >>> t = pd.DataFrame({"weight": ["population", "deaths", "deaths"],
+    ...                   "covered": [900.0, 30.0, 8.0], "total": [1000.0, 40.0, 10.0],
+    ...                   "share": [0.9, 0.75, 0.8]})
+    >>> suppress_small_weights(t, weights=["deaths"], threshold=5)["share"].tolist()
+    [0.9, 0.75, nan]
+    """
+    small = table["weight"].isin(list(weights)).to_numpy()
+    out = table.copy()
+    beyond = out["total"] - out["covered"]
+    unsafe = small & (((out["covered"] > 0) & (out["covered"] < threshold))
+                      | ((beyond > 0) & (beyond < threshold))).to_numpy()
+    out.loc[unsafe, "share"] = np.nan
+    out.loc[small, ["covered", "total"]] = np.nan
+    return out
+
+
 def _kinds(table: pd.DataFrame, kinds: Sequence[str] | None) -> list[str]:
     found = [c.removeprefix("dist_") for c in table.columns if str(c).startswith("dist_")]
     if kinds is None:

@@ -50,10 +50,11 @@ import pandas as pd
 from geointel._progress import Progress, report
 from geointel.auth import check_role
 from geointel.errors import PrivacyError, ValidationError
+from geointel.harm import published_total
 from geointel.maps import (
     ATTRIBUTION,
     MapLayer,
-    authorities,
+    area_polygons,
     boundary_layer,
     build_map,
     format_value,
@@ -272,13 +273,6 @@ def _suppressed(table: pd.DataFrame, *, count: str, threshold: int) -> pd.DataFr
     return out
 
 
-def _total(table: pd.DataFrame, source: pd.DataFrame, count: str) -> str:
-    """The total of ``source[count]``, or why it is withheld (see ``total_published``)."""
-    if not table.attrs.get("total_published", True):
-        return "withheld (small numbers)"
-    return _n(pd.to_numeric(source[count]).sum())
-
-
 #: Column headings (with units) of the board pack's tables and map layers.
 _HARM_COLUMNS = {"count": "drug offences", "rate": "offences per 1000 residents",
                  "comparison": "vs whole area"}
@@ -340,7 +334,9 @@ def board_briefing(
     level_name
         What the areas are ("ward", "LSOA"), for headings.
     deaths_areas
-        Same shape as ``harm_areas`` for drug deaths (suppressed the same way).
+        Drug deaths by ward, already suppressed: :func:`geointel.harm.partner_deaths` (or
+        :func:`geointel.harm.suppress_small`) with polygons. Checked, not suppressed again,
+        so the pack shows exactly the rows every other partner output shows.
     gaps
         :func:`geointel.access.gap_areas` table (LSOAs far from every service).
     gap_areas
@@ -381,7 +377,7 @@ def board_briefing(
     harm["rate"] = harm["rate"].round(2)
     hidden = int(harm["suppressed"].sum())
     figs: list[tuple[str, str]] = [
-        (f"Drug offences (police.uk{when})", _total(harm, harm_areas, "count")),
+        (f"Drug offences (police.uk{when})", published_total(harm)),
         (f"{level_name.capitalize()}s with offence counts suppressed (small numbers)",
          f"{hidden} of {len(harm)}"),
     ]
@@ -403,14 +399,17 @@ def board_briefing(
                              table=pd.DataFrame(harm.loc[ranked.index, harm_cols]).head(15)
                              .reset_index(drop=True))]
     if deaths_areas is not None:
-        dead = _suppressed(deaths_areas, count="count", threshold=threshold)
-        dead["rate"] = dead["rate"].round(1)
-        figs.append((f"Drug deaths in the register{d_when}",
-                     _total(dead, deaths_areas, "count")))
+        if "suppressed" not in deaths_areas.columns:
+            raise ValidationError("board_briefing: deaths_areas has not been through "
+                                  "disclosure control; pass geointel.harm.partner_deaths(...)")
+        check_no_small_counts(deaths_areas, columns=["count"], threshold=threshold)
+        dead = deaths_areas.copy()
+        dead["rate"] = pd.to_numeric(dead["rate"], errors="coerce").round(1)
+        figs.append((f"Drug deaths in the register{d_when}", published_total(deaths_areas)))
         notes.append(_suppression_note("death", int(dead["suppressed"].sum()), len(dead),
-                                       level_name, threshold))
+                                       "ward", threshold))
         dead = dead.rename(columns=_DEATH_COLUMNS)
-        layers.append(MapLayer(f"Drug deaths per 100,000 residents by {level_name}{d_when}",
+        layers.append(MapLayer(f"Drug deaths per 100,000 residents by ward{d_when}",
                                dead, "choropleth", column=_DEATH_COLUMNS["rate"],
                                popup=["name", "code", *_DEATH_COLUMNS.values()], show=False,
                                no_value=no_value))
@@ -906,7 +905,7 @@ def operation_pack(settings: Settings, *, codes: Sequence[str] | None = None,
         figures["Scores overridden (audited)"] = _n(len(scored.audit))
     return operation_briefing(
         ranked, marking=settings.marking_police, footprints=footprints,
-        links=lines.line_links, boundaries=authorities(area.lsoas), date=date,
+        links=lines.line_links, boundaries=area_polygons(area.lsoas), date=date,
         figures=figures)
 
 
@@ -936,19 +935,18 @@ def board_pack(settings: Settings, *, codes: Sequence[str] | None = None,
     police_files = sorted((settings.data_dir / "police_uk").glob("*-street.csv"))
     police = read_police_uk(police_files)
     offences = select_crime_types(police.data, ["Drugs"])
-    code_col, _ = harm.LEVELS[level]
-    shapes = gpd.GeoDataFrame({"code": lsoas[code_col].to_numpy()},
-                              geometry=lsoas.geometry.to_numpy(), crs=lsoas.crs)
-    if level != "lsoa":
-        shapes = shapes.dissolve(by="code").reset_index()
-    shapes = shapes.set_geometry(shapes.geometry.simplify(20))
+    shapes = area_polygons(lsoas, level, tolerance=20)[["code", "geometry"]]
     rates = harm.rate_table(offences, lsoas, level=level)
     harm_areas = shapes.merge(rates, on="code")
     deaths_path = settings.samples_dir / "deaths.csv"
     deaths_areas = None
     if deaths_path.is_file():
-        dead = read_deaths(deaths_path).data
-        deaths_areas = shapes.merge(harm.register_rates(dead, lsoas, level=level), on="code")
+        dead = harm.partner_deaths(read_deaths(deaths_path).data, lsoas,
+                                   threshold=settings.suppression_threshold)
+        ward_shapes = (shapes if level == harm.DEATHS_LEVEL else area_polygons(
+            lsoas, harm.DEATHS_LEVEL, tolerance=20)[["code", "geometry"]])
+        deaths_areas = ward_shapes.merge(dead, on="code")
+        deaths_areas.attrs = dict(dead.attrs)  # the total it may publish (merge drops attrs)
     report(progress, 2, 5, "measuring access")
     services = read_services(settings.samples_dir / "services.csv").data
     table = access.lsoa_access(lsoas, services)
@@ -982,7 +980,7 @@ def board_pack(settings: Settings, *, codes: Sequence[str] | None = None,
         threshold=settings.suppression_threshold, level_name=level,
         deaths_areas=deaths_areas, gaps=gaps.drop(columns="geometry", errors="ignore"),
         gap_areas=gap_polys, gap_threshold_m=threshold_m, services=svc, sites=chosen,
-        boundaries=authorities(lsoas), figures=figures, date=date,
+        boundaries=area_polygons(lsoas), figures=figures, date=date,
         period=_period(months.min(), months.max()) if len(months) else None,
         deaths_period=_sample_deaths_period(settings.samples_dir), provenance=provenance,
         sources=f"{ATTRIBUTION} {provenance}" if provenance else ATTRIBUTION)

@@ -482,7 +482,7 @@ def _run_site(args: argparse.Namespace, settings: Settings) -> Summary:
             index = pd.Series(need["need_index"].to_numpy(), index=area.lsoas["lsoa_code"])
             demand["weight"] *= demand["lsoa_code"].map(index).fillna(0.0).to_numpy()
             measures = [c for c in ("population", "imd_decile", "drug_offence_rate",
-                                    "drug_deaths", "dist_any") if c in table.columns]
+                                    "drug_death_rate", "dist_any") if c in table.columns]
             layer = table[["lsoa_code", "lsoa_name", "lad_name", *measures, "geometry"]].join(
                 need.drop(columns=["lsoa_code"], errors="ignore"))
             layer["demand_weight"] = layer["lsoa_code"].map(
@@ -544,11 +544,12 @@ def _need_inputs(args: argparse.Namespace, settings: Settings, lsoas: Any, exist
         reads["deaths"] = register.summary()
         deaths = register.data
     else:
-        why_not["drug_deaths"] = "no --deaths register given"
+        why_not["drug_death_rate"] = "no --deaths register given"
     if existing is None or not len(existing):
         why_not["dist_any"] = "no existing services (--no-existing or no --existing-kind match)"
     services = existing if existing is not None and len(existing) else None
-    return need_table(lsoas, offences=offences, deaths=deaths, services=services), why_not
+    return need_table(lsoas, offences=offences, deaths=deaths, services=services,
+                      suppression_threshold=settings.suppression_threshold), why_not
 
 
 # --- lines -----------------------------------------------------------------------------
@@ -806,22 +807,16 @@ def _run_harm(args: argparse.Namespace, settings: Settings) -> Summary:
             deaths = read_deaths(args.deaths)
             _audit(settings, "data_load", result=deaths, kind="deaths")
             outcome = args.outcome or [harm.DEATH]
-            chosen_deaths = harm.select_register(deaths.data, outcome=outcome,
-                                                 start=args.start, end=args.end)
-            for level in ("lsoa", "msoa", "ward", "lad"):
-                table = harm.register_rates(deaths.data, lsoas, level=level, outcome=outcome,
-                                            start=args.start, end=args.end)
-                tables[f"deaths_{level}"] = harm.suppress_small(
-                    table, threshold=settings.suppression_threshold)
-            in_area = int(harm.register_counts(deaths.data, lsoas, level="lad",
-                                               outcome=outcome, start=args.start,
-                                               end=args.end)["count"].sum())
+            # one level only (harm.DEATHS_LEVEL): two levels could be differenced
+            table = harm.partner_deaths(deaths.data, lsoas, outcome=outcome,
+                                        start=args.start, end=args.end,
+                                        threshold=settings.suppression_threshold)
+            tables[f"deaths_{harm.DEATHS_LEVEL}"] = table
             summary["deaths"] = {**deaths.summary(), "outcome": outcome,
                                  "period": [args.start, args.end],
-                                 "rows_counted": len(chosen_deaths),
-                                 "people_in_area": in_area,
-                                 "people_outside_area": int(chosen_deaths["count"].sum())
-                                 - in_area}
+                                 "level": harm.DEATHS_LEVEL,
+                                 # null: withheld, it would give hidden counts away
+                                 "people_in_area": table.attrs["total"]}
     files = harm.write_outputs(args.out or Path("out") / "harm", stem="harm",
                                layers={"lsoa": layer, **layers}, tables=tables,
                                summary=summary,
@@ -870,6 +865,8 @@ def _add_access(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_access(args: argparse.Namespace, settings: Settings) -> Summary:
+    import pandas as pd
+
     from geointel import access
     from geointel.area import area_from_settings
     from geointel.harm import write_outputs
@@ -895,6 +892,11 @@ def _run_access(args: argparse.Namespace, settings: Settings) -> Summary:
                                           weights=weights, detour=args.detour,
                                           network=network, progress=progress)
         gaps = access.gap_areas(table, threshold_m=threshold)
+    # deaths are small numbers: per-LSOA counts never go out, and their coverage only as
+    # shares that say no small number of people within reach or beyond it
+    cov, by_time = (access.suppress_small_weights(t, weights=["deaths"],
+                                                  threshold=settings.suppression_threshold)
+                    for t in (cov, by_time))
     population = cov.loc[cov["weight"] == "population"]
     timed = by_time.loc[(by_time["kind"] == "any") & (by_time["weight"] == "population")]
     need = cov.loc[cov["kind"] == "any"]
@@ -904,8 +906,9 @@ def _run_access(args: argparse.Namespace, settings: Settings) -> Summary:
         "distances": "road network" if network is not None else f"straight x {args.detour}",
         "coverage_population": dict(zip(population["kind"].tolist(),
                                         population["share"].round(4).tolist(), strict=True)),
-        "coverage_any_by_weight": dict(zip(need["weight"].tolist(),
-                                           need["share"].round(4).tolist(), strict=True)),
+        # null: withheld (a small number of people within reach or beyond it)
+        "coverage_any_by_weight": {w: None if pd.isna(v) else round(float(v), 4)
+                                   for w, v in zip(need["weight"], need["share"], strict=True)},
         "weights_left_out": left_out,
         "coverage_by_time_any": dict(zip(timed["window"].tolist(),
                                          timed["share"].round(4).tolist(), strict=True)),
@@ -913,8 +916,6 @@ def _run_access(args: argparse.Namespace, settings: Settings) -> Summary:
         "gap_population": int(gaps["population"].sum()),
         "top_gaps": gaps["lsoa_code"].head(5).tolist(),
     }
-    # deaths per LSOA are small numbers that could identify people: only the Area-wide
-    # coverage shares of the deaths weight are published, not the per-LSOA counts
     files = write_outputs(args.out or Path("out") / "access", stem="access",
                           layers={"lsoa_access": table.drop(columns="deaths",
                                                             errors="ignore")},

@@ -235,11 +235,7 @@ def count_by_area(
     _need(lsoas, ["lsoa_code", "population", code_col], "lsoas")
     if assign == "code":
         _need(records, ["lsoa_code"], "records")
-        where = _blank_as_na(records["lsoa_code"])
-        placeable = where.isna() & _has_points(records)
-        if placeable.any():
-            where = where.copy()
-            where[placeable] = locate(records.loc[placeable], lsoas)
+        where = _placed_codes(records, lsoas)
     elif assign == "point":
         where = locate(records, lsoas)
     else:
@@ -269,6 +265,16 @@ def count_by_area(
         name=("name", "first"), count=("count", "sum"), population=("population", "sum"),
         lsoas=("lsoa_code", "size")).reset_index()
     return out[["code", "name", "count", "population", "lsoas"]]
+
+
+def _placed_codes(records: pd.DataFrame, lsoas: pd.DataFrame) -> pd.Series:
+    """Each record's ``lsoa_code``, blanks filled by locating the record's point (if any)."""
+    where = _blank_as_na(records["lsoa_code"])
+    placeable = (where.isna() & _has_points(records)).to_numpy(dtype=bool)
+    if placeable.any():
+        where = where.copy()
+        where[placeable] = locate(records.loc[placeable], lsoas).to_numpy()
+    return where
 
 
 def _blank_as_na(codes: pd.Series) -> pd.Series:
@@ -472,11 +478,7 @@ def select_register(
             chosen = register.iloc[:0]
     chosen = select_period(chosen, start=start, end=end)
     if lsoas is not None and "lsoa_code" in chosen.columns:
-        code = _blank_as_na(chosen["lsoa_code"])
-        placeable = (code.isna() & _has_points(chosen)).to_numpy(dtype=bool)
-        if placeable.any():
-            code[placeable] = locate(chosen.loc[placeable], lsoas).to_numpy()
-            chosen = chosen.assign(lsoa_code=code.to_numpy())
+        chosen = chosen.assign(lsoa_code=_placed_codes(chosen, lsoas).to_numpy())
     return chosen
 
 
@@ -543,10 +545,9 @@ def register_rates(
     >>> register_rates(r, lsoas)[["code", "count", "rate"]].values.tolist()
     [['A', 3, 300.0], ['B', 0, 0.0]]
     """
-    counts = register_counts(register, lsoas, level=level, outcome=outcome, start=start,
-                             end=end)
-    out = add_rates(counts, per=per, level=ci_level, method=method)
-    return out.sort_values(["rank", "code"], kind="stable").reset_index(drop=True)
+    chosen = select_register(register, outcome=outcome, start=start, end=end)
+    return rate_table(chosen, lsoas, level=level, per=per, ci_level=ci_level, method=method,
+                      weight="count" if "count" in chosen.columns else None)
 
 
 def by_imd_decile(
@@ -769,8 +770,8 @@ def station_counts(
                            kind="stable").reset_index(drop=True)
 
 
-def suppress_small(table: pd.DataFrame, *, threshold: int,
-                   count: str = "count") -> pd.DataFrame:
+def suppress_small(table: pd.DataFrame, *, threshold: int, count: str = "count",
+                   group_by: str | None = None) -> pd.DataFrame:
     """Hide counts from 1 to ``threshold - 1``, their complements, and their rates.
 
     Partner and public outputs of small counts (deaths, say) could identify people;
@@ -782,33 +783,45 @@ def suppress_small(table: pd.DataFrame, *, threshold: int,
     A ``suppressed`` column says which rows were hidden; their rates, intervals,
     comparison and rank are blanked too. A ranked table is re-ranked among the published
     rows and its hidden rows are put last in code order, so neither the ranks nor the
-    order say where a hidden rate lies. ``result.attrs["total_published"]`` says whether
-    the total may go out beside the table (``False`` after the fallback above).
+    order say where a hidden rate lies. ``result.attrs["total"]`` is the total that may go
+    out beside the table, ``None`` after the fallback above (:func:`published_total`).
+
+    With ``group_by`` (e.g. ``lad_code``) each group is suppressed on its own, its total
+    taken as known: a row is hidden or shown the same way in every output whose groups
+    include it, so outputs for different sets of groups cannot be differenced.
 
     Examples
     --------
     >>> t = pd.DataFrame({"count": [0, 3, 8, 12], "rate": [0.0, 1.5, 4.0, 6.0]})
     >>> suppress_small(t, threshold=5)["count"].tolist()
     [0, <NA>, <NA>, 12]
+    >>> t["la"] = ["A", "A", "B", "B"]  # A's total would give its 3 away: its 0 is hidden too
+    >>> out = suppress_small(t, threshold=5, group_by="la")
+    >>> out["count"].tolist(), published_total(out)
+    ([<NA>, <NA>, 8, 12], '23')
     """
     from geointel.errors import PrivacyError
     from geointel.privacy import suppress_small_counts
 
-    _need(table, [count], "table")
+    _need(table, [count] + ([group_by] if group_by else []), "table")
     values = pd.to_numeric(table[count], errors="coerce")
     if values.isna().any():
         raise ValidationError(f"table: column {count!r} has {int(values.isna().sum())} missing "
                               "or non-numeric counts; fill them with 0 before suppression")
     rounded = table.assign(**{count: values.round()})
-    try:
-        out = suppress_small_counts(rounded, columns=[count], threshold=threshold)
-        no_total = False
-    except PrivacyError as err:
-        log.warning("%s: publishing the table without its total", err)
-        out = suppress_small_counts(rounded, columns=[count], threshold=threshold,
-                                    totals_known=False)
-        no_total = True
-    hide = out.pop(f"{count}_suppressed").to_numpy()
+    groups = ([rounded] if group_by is None
+              else [part for _, part in rounded.groupby(group_by, sort=False, dropna=False)])
+    parts, no_total = [], False
+    for part in groups:
+        try:
+            parts.append(suppress_small_counts(part, columns=[count], threshold=threshold))
+        except PrivacyError as err:
+            log.warning("%s: publishing the table without its total", err)
+            parts.append(suppress_small_counts(part, columns=[count], threshold=threshold,
+                                               totals_known=False))
+            no_total = True
+    out = pd.concat(parts).loc[rounded.index] if len(parts) > 1 else parts[0]
+    hide = out.pop(f"{count}_suppressed").to_numpy(dtype=bool)
     blank = {"rate": hide, "rate_lower": hide, "rate_upper": hide, "rank": hide,
              "comparison": np.ones(len(out), bool) if no_total else hide,
              "benchmark": np.full(len(out), no_total)}
@@ -826,8 +839,67 @@ def suppress_small(table: pd.DataFrame, *, threshold: int,
     if "rank" in out.columns:
         order = ["suppressed", "rank"] + [c for c in ("code",) if c in out.columns]
         out = out.sort_values(order, na_position="last", kind="stable").reset_index(drop=True)
-    out.attrs["total_published"] = not no_total
+    out.attrs["total"] = None if no_total else int(rounded[count].sum())
     return out
+
+
+def published_total(*tables: pd.DataFrame) -> str:
+    """The total of :func:`suppress_small` tables of the same counts (cut different ways,
+    e.g. by ward and by month) as text (``1,234``), or why it is withheld: it goes out
+    only if every table shown beside it may publish it. Use it wherever a total is shown.
+
+    >>> months = suppress_small(pd.DataFrame({"count": [1, 1, 0]}), threshold=5)
+    >>> wards = suppress_small(pd.DataFrame({"count": [2, 0, 0]}), threshold=5)
+    >>> published_total(wards), published_total(wards, months)
+    ('2', 'withheld (small numbers)')
+    """
+    totals = [table.attrs.get("total") for table in tables]
+    if not totals or any(total is None for total in totals):
+        return "withheld (small numbers)"
+    return f"{totals[0]:,}"
+
+
+#: The one level at which partner outputs publish drug deaths. The same deaths counted at
+#: two nested levels can be differenced (a ward's count less its published LSOAs gives a
+#: hidden LSOA), so every partner output takes its deaths from :func:`partner_deaths`.
+DEATHS_LEVEL: Level = "ward"
+
+
+def partner_deaths(
+    register: pd.DataFrame,
+    lsoas: pd.DataFrame,
+    *,
+    threshold: int,
+    outcome: str | Sequence[str] | None = DEATH,
+    start: str | None = None,
+    end: str | None = None,
+) -> pd.DataFrame:
+    """Drug deaths per ward for partner outputs: rates per 100,000, small counts hidden.
+
+    :func:`register_rates` at :data:`DEATHS_LEVEL` with each ward's ``lad_code``, through
+    :func:`suppress_small` one local authority at a time, so a ward is hidden or shown
+    the same way whichever authorities an output covers. Take rows of this table for an
+    output; never count deaths for partners at another level.
+
+    Examples
+    --------
+    >>> lsoas = pd.DataFrame({"lsoa_code": ["A", "B", "C"], "ward_code": ["W1", "W2", "W3"],
+    ...                       "lad_code": ["L1", "L1", "L2"], "population": [1000] * 3})
+    >>> r = pd.DataFrame({"lsoa_code": ["A", "B", "C"], "count": [7, 6, 2],
+    ...                   "month": "2019-01", "category": "death"})
+    >>> t = partner_deaths(r, lsoas, threshold=5)
+    >>> t[["code", "lad_code", "count"]].values.tolist()
+    [['W1', 'L1', 7], ['W2', 'L1', 6], ['W3', 'L2', <NA>]]
+    >>> published_total(t)  # L2's total is its one ward's 2: no total goes out
+    'withheld (small numbers)'
+    """
+    code_col, _ = LEVELS[DEATHS_LEVEL]
+    _need(lsoas, [code_col, "lad_code"], "lsoas")
+    table = register_rates(register, lsoas, level=DEATHS_LEVEL, outcome=outcome,
+                           start=start, end=end)
+    lad_of = lsoas.drop_duplicates(code_col).set_index(code_col)["lad_code"]
+    table["lad_code"] = table["code"].map(lad_of.astype(str))
+    return suppress_small(table, threshold=threshold, group_by="lad_code")
 
 
 def write_outputs(

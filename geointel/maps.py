@@ -753,9 +753,11 @@ def layer_summary(layers: Sequence[MapLayer]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------
 # layers the app and the packs share
 
-def authorities(lsoas: gpd.GeoDataFrame, *, tolerance: float = 50.0) -> gpd.GeoDataFrame:
-    """Local authority polygons (``code``, ``name``) dissolved from an Area's LSOAs
-    (``lad_code``, ``lad_name``), simplified to ``tolerance`` metres.
+def area_polygons(lsoas: gpd.GeoDataFrame, level: str = "lad", *,
+                  tolerance: float = 50.0) -> gpd.GeoDataFrame:
+    """Polygons of an Area at ``level`` (``"lsoa"``, ``"msoa"``, ``"ward"``, ``"lad"``):
+    ``code``, ``name``, ``lad_code``, dissolved from its LSOAs and simplified to
+    ``tolerance`` metres.
 
     Examples
     --------
@@ -763,15 +765,21 @@ def authorities(lsoas: gpd.GeoDataFrame, *, tolerance: float = 50.0) -> gpd.GeoD
     >>> lsoas = gpd.GeoDataFrame({"lad_code": ["E1", "E1"], "lad_name": ["A", "A"]},
     ...                          geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)],
     ...                          crs=27700)
-    >>> la = authorities(lsoas)
+    >>> la = area_polygons(lsoas)
     >>> la["code"].tolist(), float(la.area.sum())
     (['E1'], 2000000.0)
     """
-    frame = gpd.GeoDataFrame({"code": lsoas["lad_code"].to_numpy(),
-                              "name": lsoas["lad_name"].to_numpy()},
+    from geointel.harm import LEVELS
+
+    code_col, name_col = LEVELS[level]
+    frame = gpd.GeoDataFrame({"code": lsoas[code_col].to_numpy(),
+                              "name": lsoas[name_col].to_numpy(),
+                              "lad_code": lsoas["lad_code"].to_numpy()},
                              geometry=lsoas.geometry.to_numpy(), crs=lsoas.crs)
-    out = frame.dissolve(by="code", aggfunc={"name": "first"}).reset_index()
-    return out.set_geometry(out.geometry.simplify(tolerance))
+    if level != "lsoa":
+        frame = frame.dissolve(by="code", aggfunc={"name": "first", "lad_code": "first"}
+                               ).reset_index()
+    return frame.set_geometry(frame.geometry.simplify(tolerance))
 
 
 def boundary_layer(boundaries: gpd.GeoDataFrame, *,

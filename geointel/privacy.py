@@ -563,7 +563,9 @@ def suppress_small_counts(
 
     def add(members: list[int], total: int | None) -> None:
         cells = members + ([total] if total is not None else [])
-        if len(cells) >= 2:
+        # a known total that is not a published row pins even a single member (a group
+        # of one row: its count is the total)
+        if len(cells) >= 2 or (total is None and len(cells) == 1):
             signs = [1.0] * len(members) + ([-1.0] if total is not None else [])
             equations.append((np.array(cells), np.array(signs)))
 

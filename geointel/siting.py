@@ -1562,6 +1562,7 @@ def need_table(
     offences: pd.DataFrame | None = None,
     deaths: pd.DataFrame | None = None,
     services: gpd.GeoDataFrame | None = None,
+    suppression_threshold: int = 5,
     detour: float = 1.3,
     network: Any = None,
 ) -> gpd.GeoDataFrame:
@@ -1571,8 +1572,12 @@ def need_table(
 
     * ``offences`` (police.uk rows already chosen by crime type and period) ->
       ``drug_offence_rate``, offences per 1,000 residents (:func:`geointel.harm.rate_table`);
-    * ``deaths`` (a deaths/incidents register) -> ``drug_deaths``, people in its ``death``
-      rows per LSOA over the whole register (:func:`geointel.harm.register_counts`);
+    * ``deaths`` (a deaths/incidents register) -> ``drug_death_rate``, people in its
+      ``death`` rows per 100,000 residents of the LSOA's ward over the whole register, as
+      partner outputs publish them (:func:`geointel.harm.partner_deaths` with
+      ``suppression_threshold``): a ward whose count is hidden counts as the middle of the
+      hidden range (``suppression_threshold / 2`` people), so the index, which goes out
+      with the siting outputs, gives away no count the ward table hides;
     * ``services`` (points of the services already open) -> ``dist_any``, metres from each
       LSOA's population-weighted centroid to the nearest one (straight line x ``detour``,
       or along ``network``; :func:`geointel.access.distance_matrix`).
@@ -1602,8 +1607,11 @@ def need_table(
         rates = harm.rate_table(offences, lsoas).set_index("code")["rate"]
         out["drug_offence_rate"] = codes.map(rates).fillna(0.0).to_numpy(dtype=float)
     if deaths is not None:
-        counts = harm.register_counts(deaths, lsoas).set_index("code")["count"]
-        out["drug_deaths"] = codes.map(counts).fillna(0).to_numpy(dtype=float)
+        wards = harm.partner_deaths(deaths, lsoas, threshold=suppression_threshold)
+        people = wards["count"].astype("Float64").fillna(suppression_threshold / 2)
+        rate = (people / wards["population"] * 100_000).set_axis(wards["code"])
+        out["drug_death_rate"] = out[harm.LEVELS[harm.DEATHS_LEVEL][0]].astype(str).map(
+            rate).fillna(0.0).to_numpy(dtype=float)
     if services is not None:
         if len(services) == 0:
             raise ValidationError("services has no rows, so there is no distance to the "

@@ -120,7 +120,7 @@ def test_the_map_says_which_crime_types_and_draws_honest_classes_over_the_bounda
     layers = re.findall(r'id="gi-legend-\d+"(?: style="display:none")?>'
                         r"<div class='gi-lh'>(.*?)</div>", page)
     assert layers == ["Local authority boundaries", "Burglary offences per 1,000 residents",
-                      "Drug deaths per 100,000 (whole register)",
+                      "Drug deaths per 100,000 by ward (whole register)",
                       "Gi* hot and cold spots (Burglary offence rate, LSOA)",
                       "Local Moran clusters and outliers (Burglary offence rate, LSOA)",
                       "IMD 2019 decile (1 = most deprived)"]

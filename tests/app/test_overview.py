@@ -49,7 +49,12 @@ def test_overview_outcome_measures_match_the_library():
     deaths = read_deaths(cfg.samples_dir / "deaths.csv").data
     dead = deaths.loc[(deaths["category"] == "death")
                       & deaths["lsoa_code"].isin(lsoas["lsoa_code"])]
-    assert metrics["Drug deaths (2016-01 to 2019-02)"] == f"{int(dead['count'].sum()):,}"
+    # the total goes out only if the ward table may publish it: on the sample two
+    # authorities have so few deaths that their own total would give their wards away
+    wards = harm.partner_deaths(deaths, lsoas, threshold=cfg.suppression_threshold)
+    expected = ("withheld (small numbers)" if wards.attrs["total"] is None
+                else f"{int(dead['count'].sum()):,}")
+    assert metrics["Drug deaths (2016-01 to 2019-02)"] == expected
     services = read_services(cfg.samples_dir / "services.csv").data
     table = access.lsoa_access(lsoas, services.loc[services["kind"].isin(
         ["naloxone", "pharmacy"])], kinds=["naloxone", "pharmacy"])
@@ -111,3 +116,16 @@ def test_overview_says_so_when_the_register_has_no_deaths(tmp_path):
     assert any("no rows of category 'death' (it holds: non_fatal_overdose)" in i.value
                for i in at.info)
     assert len(at.get("vega_lite_chart")) == 2  # offences and disruptions; no deaths chart
+
+
+def test_overview_withholds_a_deaths_total_that_would_give_the_months_away(tmp_path):
+    # one death in each of two months: with the total (2) shown, each hidden month is 1
+    at = streamlit_testing.AppTest.from_file(str(ROOT / "app_pages" / "overview.py"),
+                                             default_timeout=120)
+    at.session_state["role"] = "planner"
+    at.session_state["deaths_register"] = _register(tmp_path, [
+        "D1,2018-11-03,E01015814,1,death", "D2,2019-01-09,E01015814,1,death"])
+    at.run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Drug deaths (2018-11 to 2019-01)"] == "withheld (small numbers)"

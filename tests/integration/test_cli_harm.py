@@ -54,22 +54,41 @@ def test_harm_counts_people_in_the_register_for_the_period_and_outcome(
     # deaths in the period: 6 (l1) + 7 (l2) in Southend, 5 outside; D3 is an overdose
     assert out["deaths"]["outcome"] == ["death"]
     assert out["deaths"]["period"] == ["2018-10", "2018-12"]
-    assert (out["deaths"]["rows_counted"], out["deaths"]["people_in_area"],
-            out["deaths"]["people_outside_area"]) == (3, 13, 5)
-    lad = pd.read_csv(tmp_path / "d" / "deaths_lad.csv")
-    assert lad[["code", "count"]].values.tolist() == [[SOUTHEND, 13]]
-    assert lad["rate"].item() == pytest.approx(13 / southend["population"].sum() * 100_000)
-    lsoa = pd.read_csv(tmp_path / "d" / "deaths_lsoa.csv").set_index("code")["count"]
-    assert (lsoa[l1], lsoa[l2], int(lsoa.drop([l1, l2]).sum())) == (6, 7, 0)
-    msoa = pd.read_csv(tmp_path / "d" / "deaths_msoa.csv").set_index("code")["count"]
-    assert (msoa[first["msoa_code"]], msoa[second["msoa_code"]], msoa.sum()) == (6, 7, 13)
-    assert len(msoa) == southend["msoa_code"].nunique()
-    ward = pd.read_csv(tmp_path / "d" / "deaths_ward.csv")
-    assert ward["count"].sum() == 13 and len(ward) == 17
+    assert (out["deaths"]["level"], out["deaths"]["people_in_area"]) == ("ward", 13)
+    # deaths go out by ward only: two levels of the same deaths could be differenced
+    assert not any((tmp_path / "d" / f"deaths_{level}.csv").exists()
+                   for level in ("lsoa", "msoa", "lad"))
+    ward = pd.read_csv(tmp_path / "d" / "deaths_ward.csv").set_index("code")
+    assert len(ward) == southend["ward_code"].nunique() == 17
+    w1, w2 = first["ward_code"], second["ward_code"]
+    expected = {w1: 6 + 7} if w1 == w2 else {w1: 6, w2: 7}
+    assert ward.loc[list(expected), "count"].tolist() == list(expected.values())
+    assert int(ward["count"].sum()) == 13
+    assert ward.loc[w1, "rate"] == pytest.approx(
+        expected[w1] / southend.loc[southend["ward_code"] == w1, "population"].sum() * 100_000)
     overdoses = run([*common, "--outcome", "non_fatal_overdose", "--out",
                      str(tmp_path / "o")], capsys)
     assert overdoses["deaths"]["people_in_area"] == 9
-    assert pd.read_csv(tmp_path / "o" / "deaths_lad.csv")["count"].item() == 9
+    assert pd.read_csv(tmp_path / "o" / "deaths_ward.csv").set_index("code").loc[
+        w1, "count"] == 9
+
+
+def test_harm_withholds_small_deaths_and_a_total_that_would_give_them_away(
+        southend: pd.DataFrame, mirror: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GEOINTEL_DATA_DIR", str(mirror))
+    wards = southend.drop_duplicates("ward_code")
+    register = tmp_path / "deaths.csv"
+    register.write_text("record_id,date,lsoa_code,count,category\n" + "".join(
+        f"D{i},2018-11-05,{code},1,death\n" for i, code in enumerate(wards["lsoa_code"][:3])),
+        encoding="utf-8")
+    out = run(["harm", "--json", "--area", SOUTHEND, "--permutations", "99", "--deaths",
+               str(register), "--out", str(tmp_path / "d")], capsys)
+    # three wards with one death each: hidden, and the total (3) would make each 1
+    assert out["deaths"]["people_in_area"] is None
+    ward = pd.read_csv(tmp_path / "d" / "deaths_ward.csv")
+    assert ward["count"].isna().sum() >= 3 and ward["count"].dropna().eq(0).all()
+    assert ward["benchmark"].isna().all()
 
 
 def test_harm_writes_trends_emerging_hotspots_and_point_clusters(
@@ -133,14 +152,14 @@ def test_access_coverage_weighted_by_offences_and_deaths(
     near, far = within[within].index[0], within[~within].index[0]
     register = tmp_path / "deaths.csv"
     register.write_text("record_id,date,lsoa_code,count,category\n"
-                        f"D1,2018-11-05,{near},3,death\n"
-                        f"D2,2018-12,{far},2,death\n"
+                        f"D1,2018-11-05,{near},6,death\n"
+                        f"D2,2018-12,{far},7,death\n"
                         f"D3,2018-12,{far},5,non_fatal_overdose\n", encoding="utf-8")
     out = run(["access", "--json", "--area", SOUTHEND, "--services",
                str(tmp_path / "services.csv"), "--deaths", str(register), "--threshold",
                "1000", "--out", str(tmp_path / "a")], capsys)
     shares = out["coverage_any_by_weight"]
-    assert shares["deaths"] == pytest.approx(3 / 5)   # 3 of the 5 people who died
+    assert shares["deaths"] == pytest.approx(6 / 13, abs=1e-4)  # 6 of the 13 who died
     drugs = select_crime_types(read_police_uk(sorted((mirror / "police_uk").glob(
         "*-essex-street.csv"))).data, ["Drugs"])
     per_lsoa = drugs["lsoa_code"].value_counts().reindex(within.index, fill_value=0)
@@ -149,9 +168,19 @@ def test_access_coverage_weighted_by_offences_and_deaths(
     assert out["weights_left_out"] == {}
     cov = pd.read_csv(tmp_path / "a" / "coverage.csv")
     row = cov.loc[(cov["kind"] == "any") & (cov["weight"] == "deaths")].iloc[0]
-    assert (row["covered"], row["total"]) == (3, 5)
+    # people are not counted in the file, only the share
+    assert pd.isna(row["covered"]) and pd.isna(row["total"])
+    assert row["share"] == pytest.approx(6 / 13)
     by_time = pd.read_csv(tmp_path / "a" / "coverage_by_time.csv")
     assert set(by_time["weight"]) >= {"offences", "deaths"}
     # per-LSOA deaths are not published in the map layer (small numbers)
     layer = gpd.read_file(tmp_path / "a" / "access.gpkg", layer="lsoa_access")
     assert "deaths" not in layer.columns and "offences" in layer.columns
+    # 3 within reach and 2 beyond: a share would say so, so it is withheld too
+    register.write_text("record_id,date,lsoa_code,count,category\n"
+                        f"D1,2018-11-05,{near},3,death\nD2,2018-12,{far},2,death\n",
+                        encoding="utf-8")
+    small = run(["access", "--json", "--area", SOUTHEND, "--services",
+                 str(tmp_path / "services.csv"), "--deaths", str(register), "--threshold",
+                 "1000", "--out", str(tmp_path / "s")], capsys)
+    assert small["coverage_any_by_weight"]["deaths"] is None

@@ -139,7 +139,13 @@ def test_board_briefing_suppresses_small_counts_and_blanks_their_rates():
 def test_board_briefing_withholds_a_total_that_would_give_hidden_counts_away():
     # deaths of 1 in each of three wards: with the total (3) published, every hidden cell
     # would be exactly 1, so the pack goes out without the total instead of failing
-    deaths = _wards([1, 1, 1, 0, 0, 0, 0])
+    from geointel.harm import suppress_small
+
+    raw = _wards([1, 1, 1, 0, 0, 0, 0])
+    with pytest.raises(ValidationError, match="partner_deaths"):
+        br.board_briefing(_wards([0, 2, 7]), marking=PARTNER, threshold=5,
+                          deaths_areas=raw, date=DATE)
+    deaths = suppress_small(raw, threshold=5)
     b = br.board_briefing(_wards([0, 2, 7, 12, 30, 3, 9]), marking=PARTNER, threshold=5,
                           deaths_areas=deaths, date=DATE)
     figures = dict(b.key_figures)

@@ -190,7 +190,8 @@ def _equations(n: int, k: int, groups: list[np.ndarray], total_row: bool,
     if k >= 2:
         for i in range(n + len(totals) + (1 if total_row else 0)):
             eqs.append([(i, j, 1.0) for j in range(k)])
-    return [e for e in eqs if len(e) >= 2]
+    # a known total over one cell (a group of one row, no total row) is that cell
+    return [e for e in eqs if e]
 
 
 def _lp_range(source: np.ndarray, hidden: np.ndarray, eqs: list[list[tuple[int, int, float]]],

@@ -544,6 +544,7 @@ def test_need_table_joins_offences_deaths_and_distance_then_the_default_recipe()
 
     lsoas = gpd.GeoDataFrame({
         "lsoa_code": ["A", "B", "C"], "population": [1000, 500, 2000],
+        "ward_code": ["W1", "W1", "W2"], "lad_code": ["L", "L", "L"],
         "imd_decile": [1, 5, 10], "centroid_easting": [500.0, 1500.0, 2500.0],
         "centroid_northing": [500.0, 500.0, 500.0]},
         geometry=[box(x, 0, x + 1000, 1000) for x in (0, 1000, 2000)], crs="EPSG:27700")
@@ -555,11 +556,20 @@ def test_need_table_joins_offences_deaths_and_distance_then_the_default_recipe()
         geometry=[None, None, Point(2500, 900), None], crs="EPSG:27700")
     services = gpd.GeoDataFrame({"site_id": ["S"]}, geometry=[Point(500, 500)],
                                 crs="EPSG:27700")
-    table = need_table(lsoas, offences=offences, deaths=deaths, services=services)
+    # deaths by ward, as partners see them: W1 3 (A; B's row is an overdose), W2 5 (C: 1
+    # placed by its point + 4); with threshold 3 both are published
+    table = need_table(lsoas, offences=offences, deaths=deaths, services=services,
+                       suppression_threshold=3)
     assert table["drug_offence_rate"].tolist() == [2.0, 0.0, 0.5]   # per 1,000 residents
-    assert table["drug_deaths"].tolist() == [3.0, 0.0, 5.0]         # C: 1 by point + 4
+    assert table["drug_death_rate"].tolist() == pytest.approx(
+        [3 / 1500 * 1e5, 3 / 1500 * 1e5, 5 / 2000 * 1e5])          # per 100,000 in the ward
     assert table["dist_any"].tolist() == pytest.approx([0.0, 1300.0, 2600.0])  # x 1.3
-    assert "drug_deaths" not in lsoas.columns
+    assert "drug_death_rate" not in lsoas.columns
+    # with threshold 5, W1's 3 is hidden, and W2's 5 with it (their total, 8, is known):
+    # each counts as 2.5 people, so the index says nothing the ward table hides
+    hidden = need_table(lsoas, deaths=deaths, suppression_threshold=5)
+    assert hidden["drug_death_rate"].tolist() == pytest.approx(
+        [2.5 / 1500 * 1e5, 2.5 / 1500 * 1e5, 2.5 / 2000 * 1e5])
     out = need_index(table, PROJECT_ROOT / "models" / "need_index.yaml")
     # used: offences .30, deaths .20, deprivation .25, distance .15 of 0.90
     assert out.attrs["used"] == pytest.approx({"drug_offence_rate": 1 / 3,
@@ -567,9 +577,9 @@ def test_need_table_joins_offences_deaths_and_distance_then_the_default_recipe()
                                                "deprivation": 0.25 / 0.9,
                                                "distance_to_service": 1 / 6})
     assert out.attrs["skipped_columns"] == {"unmet_need": "unmet_need"}
-    # rank(rate) 1, 0, .5; minmax(deaths) .6, 0, 1; inverted rank(decile) 1, .5, 0;
+    # rank(rate) 1, 0, .5; minmax(death rate) 0, 0, 1; inverted rank(decile) 1, .5, 0;
     # minmax(distance) 0, .5, 1
-    expected = [1 / 3 + 0.6 * 2 / 9 + 0.25 / 0.9,
+    expected = [1 / 3 + 0.25 / 0.9,
                 0.5 * 0.25 / 0.9 + 0.5 / 6,
                 0.5 / 3 + 2 / 9 + 1 / 6]
     assert out["need_index"].tolist() == pytest.approx(expected)

@@ -122,6 +122,7 @@ def test_cli_site_need_weight_joins_every_component_it_has(settings, tmp_path, m
     import pyogrio
     from scipy.spatial import cKDTree
 
+    from geointel import harm
     from geointel.area import build_area
     from geointel.io.deaths import read_deaths
     from geointel.io.police_uk import read_police_uk, select_crime_types
@@ -155,10 +156,21 @@ def test_cli_site_need_weight_joins_every_component_it_has(settings, tmp_path, m
     pop = lsoas.set_index("lsoa_code")["population"]
     np.testing.assert_allclose(table["drug_offence_rate"],
                                (codes.reindex(pop.index, fill_value=0) / pop * 1000).to_numpy())
+    # deaths: the partner ward table's rate, hidden wards counted as threshold / 2 people
     register = read_deaths(settings.samples_dir / "deaths.csv").data
     dead = register.loc[register["category"] == "death"]
-    per_lsoa = dead.groupby("lsoa_code")["count"].sum()
-    assert table["drug_deaths"].tolist() == per_lsoa.reindex(pop.index, fill_value=0).tolist()
+    ward_of = lsoas.set_index("lsoa_code")["ward_code"]
+    per_ward = dead["lsoa_code"].map(ward_of).to_frame("ward").assign(
+        n=dead["count"]).groupby("ward")["n"].sum()
+    ward_pop = lsoas.groupby("ward_code")["population"].sum()
+    published = harm.partner_deaths(register, lsoas,
+                                    threshold=settings.suppression_threshold)
+    hidden = set(published.loc[published["suppressed"], "code"])
+    people = per_ward.reindex(ward_pop.index, fill_value=0).astype(float)
+    people[people.index.isin(hidden)] = settings.suppression_threshold / 2
+    expected = (people / ward_pop * 1e5).reindex(lsoas["ward_code"]).to_numpy()
+    np.testing.assert_allclose(table["drug_death_rate"], expected)
+    assert "drug_deaths" not in table.columns  # no count of deaths per LSOA goes out
     services = read_sites(settings.samples_dir / "services.csv").data
     services = services.loc[services["kind"].isin(["treatment_hub", "satellite"])]
     dist, _ = cKDTree(np.column_stack([services.geometry.x, services.geometry.y])).query(
