@@ -53,7 +53,7 @@ browser:
 
 lint: setup
 	$(BIN)/ruff check geointel tests app.py app_pages benchmarks
-	$(BIN)/mypy geointel
+	$(BIN)/mypy geointel app_pages app.py
 
 clean:
 	# keeps data/pseudonym.key: a new key would orphan every pseudonymised output

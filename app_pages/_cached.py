@@ -437,7 +437,6 @@ def siting_export(codes: tuple[str, ...], data_dir: str, model: str, p: int, thr
     summary) in memory, for ``role`` (checked by the exporters)."""
     import tempfile
 
-    from geointel.exports import export_layers
     from geointel.opendata import OGL_ATTRIBUTION
     from geointel.siting import export_result
 
@@ -447,16 +446,9 @@ def siting_export(codes: tuple[str, ...], data_dir: str, model: str, p: int, thr
     with tempfile.TemporaryDirectory() as tmp:
         paths = export_result(result, _demand(codes, data_dir), every, tmp,
                               demand_id_col="lsoa_code", marking=marking,
-                              attribution=OGL_ATTRIBUTION, role=role)
-        files = {Path(p).name: Path(p).read_bytes() for p in paths.values()}
-        if "gpkg" not in paths:
-            return files
-        chosen = gpd.read_file(paths["gpkg"], layer="sites")
-        geojson = export_layers(Path(tmp) / "geojson", layers={"sites": chosen},
-                                marking=marking, role=role, capability="export:siting",
-                                formats=("geojson",), attribution=OGL_ATTRIBUTION)
-        first = {k: v for k, v in files.items() if k.endswith(".gpkg")}
-        return {**first, "sites.geojson": geojson["sites.geojson"].read_bytes(), **files}
+                              attribution=OGL_ATTRIBUTION, role=role,
+                              formats=("gpkg", "geojson", "csv"))
+        return {Path(p).name: Path(p).read_bytes() for p in paths.values()}
 
 
 @st.cache_resource(show_spinner="Reading the synced files…")

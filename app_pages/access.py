@@ -62,9 +62,9 @@ for col, kind in zip(cols, shown, strict=True):
 st.iframe(page, height=600)
 
 st.subheader(f"Gaps: LSOAs beyond {threshold:,.0f} m of any chosen service")
-cols = st.columns(2)
-cols[0].metric("LSOAs in a gap", f"{len(gaps):,}")
-cols[1].metric("Residents in a gap", f"{int(gaps['population'].sum()):,}")
+gap_cols = st.columns(2)
+gap_cols[0].metric("LSOAs in a gap", f"{len(gaps):,}")
+gap_cols[1].metric("Residents in a gap", f"{int(gaps['population'].sum()):,}")
 st.dataframe(gaps.rename(columns={"distance_m": "distance (m)", "excess_m": "beyond (m)",
                                   "nearest": "nearest service"}),
              hide_index=True, width="stretch")

@@ -79,20 +79,21 @@ download_buttons(files, cfg=cfg, role=role, topic="harm", marking=cfg.marking_pa
                          "deaths.csv": "Drug deaths, suppressed (CSV)"})
 
 st.subheader("Area details")
+names_of = dict(zip(rates["code"], rates["name"], strict=True))
 choice = st.selectbox("Area details", rates["code"].tolist(),
-                      format_func=dict(zip(rates["code"], rates["name"], strict=True)).get)
+                      format_func=lambda code: names_of[code])
 row = rates.set_index("code").loc[choice]
-cols = st.columns(4)
-cols[0].metric("Offences", f"{int(row['count']):,}")
-cols[1].metric("Rate per 1,000", f"{row['rate']:.2f}",
+detail = st.columns(4)
+detail[0].metric("Offences", f"{int(row['count']):,}")
+detail[1].metric("Rate per 1,000", f"{row['rate']:.2f}",
                help=f"95% CI {row['rate_lower']:.2f} to {row['rate_upper']:.2f}")
-cols[2].metric("Rank", f"{row['rank']} of {len(rates)}")
+detail[2].metric("Rank", f"{row['rank']} of {len(rates)}")
 if choice in deaths.index:  # deaths are published by ward only
     dead = deaths.loc[choice]
-    cols[3].metric("Drug deaths (register)", "suppressed" if dead["suppressed"]
+    detail[3].metric("Drug deaths (register)", "suppressed" if dead["suppressed"]
                    else f"{int(dead['count'])}")
 else:
-    cols[3].metric("Drug deaths (register)", "by ward only",
+    detail[3].metric("Drug deaths (register)", "by ward only",
                    help="Drug deaths are published by ward only, so that counts at two "
                    "levels cannot be differenced; choose the ward geography.")
 st.write(f"{row['name']} ({choice}): {int(row['population']):,} residents in "

@@ -62,11 +62,11 @@ else:
     cols[1].metric(f"Drug deaths ({death_months.index[0]} to {death_months.index[-1]})",
                    deaths_total)
 cols[2].metric(coverage_label(NALOXONE_M, NALOXONE_KINDS), f"{covered:.1%}")
-cols = st.columns(4)
-cols[0].metric("Lines disrupted", f"{outcomes['lines_disrupted']}")
-cols[1].metric("Lines closed", f"{outcomes['lines_closed']}")
-cols[2].metric("Major disruptions", f"{outcomes['major_disruptions']}")
-cols[3].metric("Moderate disruptions", f"{outcomes['moderate_disruptions']}")
+lines_cols = st.columns(4)
+lines_cols[0].metric("Lines disrupted", f"{outcomes['lines_disrupted']}")
+lines_cols[1].metric("Lines closed", f"{outcomes['lines_closed']}")
+lines_cols[2].metric("Major disruptions", f"{outcomes['major_disruptions']}")
+lines_cols[3].metric("Moderate disruptions", f"{outcomes['moderate_disruptions']}")
 st.caption("Lines and disruptions are counts from the disruption log; which lines they are "
            "is police material and not shown here. Naloxone: nearest hostel naloxone point or "
            "pharmacy of the services register, from each LSOA's population-weighted "

@@ -1,5 +1,7 @@
 """Clinic siting: choose sites for satellite clinics / naloxone points, compare scenarios."""
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -46,7 +48,7 @@ with st.sidebar:
 services_path = _cached.register_path(cfg, "services")
 lscp_target = None if reach_all else float(target)  # None: everyone within reach
 # what a run used, by name: everything below shows the run, never the sidebar's current state
-params = {"codes": cfg.areas, "data_dir": data_dir, "model": model,
+params: dict[str, Any] = {"codes": cfg.areas, "data_dir": data_dir, "model": model,
           "p": int(p) if model != "lscp" else 0, "threshold": float(threshold),
           "source": source, "existing_kinds": tuple(fixed), "time_limit": TIME_LIMIT,
           "services_path": services_path,
@@ -140,7 +142,8 @@ except GeointelError as err:
     st.stop()
 download_buttons(files, cfg=cfg, role=role, topic="siting", marking=cfg.marking_partner,
                  labels={"siting.gpkg": "GeoPackage (sites, assignment)",
+                         "sites.csv": "Chosen sites (CSV)", "assignment.csv": "Assignment (CSV)",
                          "sites.geojson": "Chosen sites (GeoJSON)",
-                         "sites.csv": "Chosen sites (CSV)", "assignment.csv": "Assignment (CSV)"})
+                         "assignment.geojson": "Assignment (GeoJSON)"})
 st.caption(f"Existing services: {ran['services_path']}. Sample candidates and registers are "
            "SYNTHETIC; load your own register on the Data page.")

@@ -29,7 +29,7 @@ import pandas as pd
 from pyproj import CRS, Transformer
 
 from geointel._progress import Progress, report
-from geointel.errors import CRSError, DataFileError, ValidationError
+from geointel.errors import CRSError, DataFileError, DependencyError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def load_road_network(path: str | Path, *, bidirectional: bool = True) -> nx.Mul
     ------
     DataFileError
         A missing, unreadable or PBF file, or nodes/edges without coordinates/lengths.
-    ImportError
+    DependencyError
         An OSM XML extract without osmnx installed (names the extra to install).
 
     Examples
@@ -276,9 +276,9 @@ def _read_osm_xml(path: Path, *, bidirectional: bool) -> nx.MultiDiGraph:
     try:
         import osmnx as ox
     except ImportError:
-        raise ImportError(f"reading the OpenStreetMap extract {path} needs osmnx: install "
-                          "the osm extra (pip install 'geointel[osm]'), or pass a GraphML "
-                          "network saved with osmnx elsewhere") from None
+        raise DependencyError(f"reading the OpenStreetMap extract {path} needs osmnx. Fix: "
+                              "pip install 'geointel[osm]', or pass a GraphML network saved "
+                              "with osmnx elsewhere") from None
     try:
         raw = ox.graph_from_xml(path, bidirectional=bidirectional, simplify=False,
                                 retain_all=True)

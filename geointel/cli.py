@@ -522,34 +522,55 @@ def _need_inputs(args: argparse.Namespace, settings: Settings, lsoas: Any, exist
     """The LSOA table with the need recipe's measures (siting.need_table) from what the
     CLI has: police.uk drug offences, the --deaths register, the existing services; and
     why each measure it could not make is missing (column -> reason)."""
-    from geointel.errors import MissingDataError
-    from geointel.io.police_uk import read_police_uk, select_crime_types
     from geointel.siting import need_table
 
+    offences, deaths, missing = _need_sources(args, settings, reads, progress=progress)
     why_not: dict[str, str] = {
         "unmet_need": "the CLI has no estimate of unmet need; add an unmet_need column in "
                       "your own recipe's input or drop the component"}
-    offences = deaths = None
-    try:
-        police = read_police_uk(_police_paths(args.police, settings), progress=progress)
-        reads["police"] = police.summary()
-        offences = select_crime_types(police.data, ["Drugs"])
-    except MissingDataError as err:
-        why_not["drug_offence_rate"] = f"no police.uk data ({err})"
-    if args.deaths:
-        from geointel.io.deaths import read_deaths
-
-        register = read_deaths(args.deaths)
-        _audit(settings, "data_load", result=register, kind="deaths")
-        reads["deaths"] = register.summary()
-        deaths = register.data
-    else:
-        why_not["drug_death_rate"] = "no --deaths register given"
+    if "offences" in missing:
+        why_not["drug_offence_rate"] = missing["offences"]
+    if "deaths" in missing:
+        why_not["drug_death_rate"] = missing["deaths"]
     if existing is None or not len(existing):
         why_not["dist_any"] = "no existing services (--no-existing or no --existing-kind match)"
     services = existing if existing is not None and len(existing) else None
     return need_table(lsoas, offences=offences, deaths=deaths, services=services,
                       suppression_threshold=settings.suppression_threshold), why_not
+
+
+def _need_sources(args: argparse.Namespace, settings: Settings, reads: Summary, *,
+                  progress: Progress, deaths_default: Path | None = None
+                  ) -> tuple[Any, Any, dict[str, str]]:
+    """The police.uk offences (--police, else the synced files; --crime-type and
+    --start..--end where the verb has them; Drugs by default) and the deaths register
+    (--deaths, else ``deaths_default`` if it exists), each read once and audited; and why
+    either is missing (``offences``/``deaths`` -> reason)."""
+    from geointel import harm
+    from geointel.errors import MissingDataError
+    from geointel.io.deaths import read_deaths
+    from geointel.io.police_uk import read_police_uk, select_crime_types
+
+    offences = deaths = None
+    missing: dict[str, str] = {}
+    start, end = getattr(args, "start", None), getattr(args, "end", None)
+    try:
+        police = read_police_uk(_police_paths(args.police, settings), progress=progress)
+        reads["police"] = police.summary()
+        offences = harm.select_period(select_crime_types(
+            police.data, getattr(args, "crime_type", None) or ["Drugs"]), start=start, end=end)
+    except MissingDataError as err:
+        missing["offences"] = f"no police.uk data ({err})"
+    path = args.deaths or deaths_default
+    if path is not None and (args.deaths or path.is_file()):
+        register = read_deaths(path)
+        _audit(settings, "data_load", result=register, kind="deaths")
+        reads["deaths"] = register.summary()
+        deaths = harm.select_register(register.data, start=start, end=end)
+    else:
+        missing["deaths"] = ("no --deaths register given" if deaths_default is None else
+                             "no deaths register (--deaths) and no sample deaths.csv")
+    return offences, deaths, missing
 
 
 # --- lines -----------------------------------------------------------------------------
@@ -935,30 +956,15 @@ def _access_need_counts(args: argparse.Namespace, settings: Settings, lsoas: Any
     --start..--end) and ``deaths`` (people in a register's death rows, same period); and
     why any of them is left out."""
     from geointel import harm
-    from geointel.errors import MissingDataError
-    from geointel.io.police_uk import read_police_uk, select_crime_types
 
+    offences, deaths, left_out = _need_sources(
+        args, settings, reads, progress=progress,
+        deaths_default=settings.samples_dir / "deaths.csv")
     counts: dict[str, Any] = {}
-    left_out: dict[str, str] = {}
-    try:
-        police = read_police_uk(_police_paths(args.police, settings), progress=progress)
-        reads["police"] = police.summary()
-        offences = harm.select_period(
-            select_crime_types(police.data, args.crime_type or ["Drugs"]),
-            start=args.start, end=args.end)
+    if offences is not None:
         counts["offences"] = harm.count_by_area(offences, lsoas).set_index("code")["count"]
-    except MissingDataError as err:
-        left_out["offences"] = f"no police.uk data ({err})"
-    deaths_path = args.deaths or settings.samples_dir / "deaths.csv"
-    if args.deaths or deaths_path.is_file():
-        from geointel.io.deaths import read_deaths
-
-        register = read_deaths(deaths_path)
-        reads["deaths"] = register.summary()
-        counts["deaths"] = harm.register_counts(register.data, lsoas, start=args.start,
-                                                end=args.end).set_index("code")["count"]
-    else:
-        left_out["deaths"] = "no deaths register (--deaths) and no sample deaths.csv"
+    if deaths is not None:
+        counts["deaths"] = harm.register_counts(deaths, lsoas).set_index("code")["count"]
     return counts, left_out
 
 

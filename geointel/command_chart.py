@@ -27,11 +27,11 @@ from typing import Any
 
 import pandas as pd
 
-from geointel.errors import ValidationError
+from geointel.errors import ValidationError, require
 
 log = logging.getLogger(__name__)
 
-#: Role -> colour, as in the DOT drawing (:mod:`geointel.network.draw`).
+#: Role -> colour of the command chart's nodes.
 ROLE_COLOURS = {"line": "#fdae61", "holder": "#d7191c", "runner": "#2c7bb6"}
 NODE_COLUMNS = ["node", "role", "label", "line_id", "group_id", "handsets", "customers", "x",
                 "y"]
@@ -153,6 +153,7 @@ def command_chart(nodes: pd.DataFrame, edges: pd.DataFrame, *, height: int = 520
     >>> [layer.mark.type for layer in chart.layer]
     ['rule', 'circle', 'text']
     """
+    require("altair", extra="app")  # ships with Streamlit
     import altair as alt
 
     roles = list(ROLE_COLOURS)

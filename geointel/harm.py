@@ -251,7 +251,7 @@ def count_by_area(
     if weight is None:
         per_lsoa = where[inside].value_counts()
     else:
-        amount = _amounts(records, weight)
+        amount = whole_counts(records, weight)
         per_lsoa = pd.Series(amount[inside]).groupby(where[inside].to_numpy()).sum()
     table = pd.DataFrame({
         "lsoa_code": lsoas["lsoa_code"].astype(str).to_numpy(),
@@ -283,8 +283,13 @@ def _blank_as_na(codes: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-def _amounts(records: pd.DataFrame, weight: str) -> np.ndarray:
-    """The ``weight`` column as whole, non-negative numbers (a register's ``count``)."""
+def whole_counts(records: pd.DataFrame, weight: str) -> np.ndarray:
+    """The ``weight`` column as whole, non-negative numbers (a register's ``count``), or a
+    ValidationError naming the column and the first bad rows.
+
+    >>> whole_counts(pd.DataFrame({"count": [2, 0, 5]}), "count").tolist()
+    [2, 0, 5]
+    """
     _need(records, [weight], "records")
     amount = pd.to_numeric(records[weight], errors="coerce")
     bad = amount.isna() | (amount < 0) | (amount != amount.round())

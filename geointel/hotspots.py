@@ -422,10 +422,9 @@ def monthly_series(
     if weight is None:
         table = pd.crosstab(codes_of, month)
     else:
-        amount = pd.to_numeric(records[weight], errors="coerce")
-        if amount.isna().any() or (amount < 0).any():
-            raise ValidationError(f"column {weight!r} has missing, negative or non-numeric "
-                                  "values; fill or fix them first")
+        from geointel.harm import whole_counts
+
+        amount = pd.Series(whole_counts(records, weight), index=records.index)
         table = pd.crosstab(codes_of, month, values=amount, aggfunc="sum")
     out = table.reindex(index=list(codes), columns=list(months), fill_value=0)
     out.index.name, out.columns.name = code_column, "month"

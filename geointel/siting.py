@@ -1453,6 +1453,7 @@ def export_result(
     role: str = "planner",
     extra_layers: Mapping[str, gpd.GeoDataFrame] | None = None,
     summary: Mapping[str, Any] | None = None,
+    formats: Sequence[str] = ("gpkg", "csv"),
 ) -> dict[str, str]:
     """Write the chosen sites and the assignment as GeoPackage + CSV, and a JSON summary.
 
@@ -1463,7 +1464,8 @@ def export_result(
     marking and data attribution), written by :func:`geointel.exports.export_layers` after
     checking that ``role`` may use ``export:siting``. ``extra_layers`` (e.g. the need
     index per LSOA) go into the GeoPackage and to ``<name>.csv`` too; ``summary`` adds
-    figures to ``summary.json``. Returns their paths.
+    figures to ``summary.json``; ``formats`` may add ``"geojson"`` (one WGS84 file per
+    layer, ``sites.geojson``...). Returns their paths.
     """
     from geointel.exports import export_layers
 
@@ -1503,13 +1505,15 @@ def export_result(
         tables[name] = pd.DataFrame(extra.drop(columns=extra.geometry.name))
     files = export_layers(Path(out_dir), layers=layers,
                           tables=tables, marking=marking, role=role, capability="export:siting",
-                          formats=("gpkg", "csv"), summary={**result.summary(),
+                          formats=tuple(formats), summary={**result.summary(),
                                                             **(summary or {})},
                           stem="siting", attribution=attribution, marking_column=False)
     paths = {"gpkg": files.get("siting.gpkg"), "sites_csv": files["sites.csv"],
              "assignment_csv": files["assignment.csv"], "marking": files["MARKING.txt"],
              "summary": files["summary.json"]}
     paths |= {f"{name}_csv": files[f"{name}.csv"] for name in (extra_layers or {})}
+    paths |= {f"{name}_geojson": files[f"{name}.geojson"] for name in layers
+              if f"{name}.geojson" in files}
     return {k: str(v) for k, v in paths.items() if v is not None}
 
 

@@ -76,12 +76,13 @@ _CSV_OPTIONS = ("header = true, auto_detect = false, delim = ',', quote = '\"', 
                 "null_padding = false")
 _CSV = (".csv", ".txt", ".csv.gz")
 #: Phone numbers and IMEIs inside free text. A UK number: ``0``, ``44``, ``+44`` or
-#: ``0044`` (``+44 (0)`` too), then 9-10 more digits with at most one space, dot or dash
-#: between digits (``+44 (0) 7700 900 126``, ``tel:07700.900.128``), or an area code in
+#: ``0044`` (``+44 (0)`` too), then 9-10 more digits with a few spaces and at most one dot
+#: or dash between digits (``+44 (0) 7700 900 126``, ``tel:07700.900.128``,
+#: ``07700 - 900126``), or an area code in
 #: brackets (``(01702) 215000``). An IMEI: 15-16 digits, grouped or not
 #: (``35-209900-176148-1``). A number glued to words (``mob07700900126``) counts; dates,
 #: times, counts and codes do not, and :func:`redact_numbers` checks each match.
-_SEP = r"[\s.\-]?"
+_SEP = r"\s{0,3}[.\-]?\s{0,3}"
 _NUMBER_IN_TEXT = re.compile(
     r"(?<![\d+])(?:(?:(?:\+|00)\s?44\s?(?:\(0\)\s?)?|44[\s.\-]?|0)\d(?:" + _SEP + r"\d){8,9}"
     r"|\(0\d{2,5}\)" + _SEP + r"\d(?:" + _SEP + r"\d){4,7})(?!\d|[.\-]\d)"

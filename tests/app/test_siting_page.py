@@ -63,9 +63,9 @@ def test_a_run_chooses_p_sites_with_a_gain_and_can_be_compared_and_exported(app_
     after = float(metrics["Coverage after"].rstrip("%")) / 100
     assert curve.set_index("p").loc[3, "share covered"] == pytest.approx(after, abs=0.0005)
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["GeoPackage (sites, assignment)", "Chosen sites (GeoJSON)",
-                      "Chosen sites (CSV)", "Assignment (CSV)"]
-    at.get("download_button")[2].click().run()
+    assert labels == ["GeoPackage (sites, assignment)", "Chosen sites (CSV)",
+                      "Assignment (CSV)", "Chosen sites (GeoJSON)", "Assignment (GeoJSON)"]
+    at.get("download_button")[1].click().run()
     events = audit.read_events(app_audit, event="export")
     assert events["role"].tolist() == ["planner"]
     assert events["detail"][0] == {"what": "siting: sites.csv", "marking": "OFFICIAL"}
