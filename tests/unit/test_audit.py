@@ -193,15 +193,17 @@ def test_cli_access_records_the_register_load_and_the_export(tmp_path, monkeypat
     assert main(["access", "--area", "E06000033", "--out", str(tmp_path / "acc")]) == 0
     capsys.readouterr()
     events = audit.read_events(log_path)
-    assert events["event"].tolist() == ["sign_in", "data_load", "export"]
-    load, export = events["detail"][1], events["detail"][2]
+    # the services register and the deaths register it weights coverage by (the sample's)
+    assert events["event"].tolist() == ["sign_in", "data_load", "data_load", "export"]
+    load, deaths, export = events["detail"][1], events["detail"][2], events["detail"][3]
     assert load["file"] == str(services) and load["kind"] == "services"
     assert load["rows_read"] == load["accepted"] + load["rejected"]
+    assert deaths["file"] == str(services.with_name("deaths.csv")) and deaths["kind"] == "deaths"
     assert export["what"] == "access outputs" and export["marking"] == "OFFICIAL"
     assert sorted(export["files"]) == ["coverage", "coverage_by_time", "gaps", "gpkg",
                                        "summary"]
     assert all(path.startswith(str(tmp_path / "acc")) for path in export["files"].values())
-    assert audit.verify_chain(log_path) == 3
+    assert audit.verify_chain(log_path) == 4
 
 
 def test_read_events_selects_by_user_and_time(tmp_path):
